@@ -112,6 +112,9 @@ export function versionProblem(version: string): string | undefined {
   if (/\s/.test(version)) return 'it contains white space';
   if (version.includes('~~')) return 'it contains "~~", which kbackup reserves for backup names';
   if (version.startsWith('-') || version.startsWith('.')) return 'it starts with "-" or "."';
+  // dpkg's and update-initramfs' own temporary names (vmlinuz-V.dpkg-new, initrd.img-V.dpkg-bak)
+  // are not kernels; GRUB's garbage filter skips them too.
+  if (/\.dpkg-[a-z]+$|\.(new|bak|tmp)$|~$/.test(version)) return 'it ends like a temporary or backup file name (.dpkg-*, .new, .bak, .tmp, ~)';
   return undefined;
 }
 

@@ -1,0 +1,28 @@
+// Text for people. Plans render the same way for --dry-run and for a real run.
+import type { BackupPlan, DeleteSet } from '../core/plan';
+import { mib } from '../core/space';
+
+export function renderDeletes(deletes: readonly DeleteSet[], dryRun: boolean): string[] {
+  const verb = dryRun ? 'would remove' : 'removed';
+  return deletes.map((d) => `${verb} ${d.id} (${d.why === 'space' ? 'to make room' : d.why === 'purge' ? 'kernel purged' : 'beyond KEEP'}): ${d.names.join(' ')}`);
+}
+
+export function renderBackupPlan(plan: BackupPlan, dryRun: boolean): string[] {
+  const lines = renderDeletes(plan.deletes, dryRun);
+  if (plan.skip) {
+    lines.push(`${dryRun ? 'would skip' : 'skipped'} the backup of ${plan.version}: ${plan.skip.message}`);
+    return lines;
+  }
+  const verb = dryRun ? 'would copy' : 'copied';
+  for (const c of plan.copies) lines.push(`${verb} ${c.from} -> ${c.to} (${mib(c.size)})`);
+  lines.push(
+    `${dryRun ? 'would make' : 'made'} backup set ${plan.id} (${mib(plan.space.needed)}; ${mib(plan.space.free)} free before, ${mib(plan.space.minFree)} kept free)`,
+  );
+  return lines;
+}
+
+export function table(rows: string[][]): string {
+  const widths: number[] = [];
+  for (const row of rows) row.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((row) => row.map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+}

@@ -1,0 +1,149 @@
+// The copy engine: every byte kbackup puts in /boot goes through here.
+//
+// Crash safety: data is written under a hidden temporary name that neither GRUB (10_linux globs
+// vmlinuz-*, kernel-*, initrd.img-*) nor linux-base (vmlinu[xz]-*) ever matches, fsynced, then
+// linked to its final name (link(2) fails on an existing name, so a backup is never overwritten),
+// and the directory is fsynced. A crash leaves at most a `.kbackup-tmp-*` file, which the next run
+// removes.
+import { createHash, randomBytes } from 'node:crypto';
+import { constants, createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { errnoOf, ioError, RefusedError } from './errors';
+import { TEMP_PREFIX } from './names';
+
+export interface CopyResult {
+  size: number;
+  sha256: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+}
+
+function tempNameFor(finalName: string): string {
+  return `${TEMP_PREFIX}${finalName.replace(/[^A-Za-z0-9._-]/g, '_')}.${process.pid}.${randomBytes(4).toString('hex')}`;
+}
+
+export async function fsyncDir(dir: string): Promise<void> {
+  const handle = await fs.open(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Links `tmp` to `final` without ever replacing an existing `final`. Filesystems without hard
+ * links (vfat) fall back to rename after a check; callers hold kbackup's lock, so that check
+ * cannot race another kbackup.
+ */
+async function publishNoReplace(tmp: string, final: string): Promise<void> {
+  try {
+    await fs.link(tmp, final);
+    await fs.unlink(tmp);
+    return;
+  } catch (err) {
+    const code = errnoOf(err);
+    if (code === 'EEXIST') throw new RefusedError(`${final} already exists; kbackup never overwrites a backup`);
+    if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EXDEV') throw err;
+  }
+  try {
+    await fs.lstat(final);
+    throw new RefusedError(`${final} already exists; kbackup never overwrites a backup`);
+  } catch (err) {
+    if (errnoOf(err) !== 'ENOENT') throw err;
+  }
+  await fs.rename(tmp, final);
+}
+
+export interface CopyOptions {
+  /** Replace `dest` atomically if it exists (restore onto live names); default: never replace. */
+  replace?: boolean;
+}
+
+/**
+ * Copies `src` to `dest` (same directory as its temporary) durably, keeping mode, owner and mtime,
+ * and returns the sha256 of what was copied. The hash is computed while the kernel copies the data
+ * (copy_file_range / reflink through fs.copyFile on the thread pool), so a 256 MiB initrd is read
+ * for hashing in parallel with the copy instead of after it.
+ */
+export async function copyDurably(src: string, dest: string, options: CopyOptions = {}): Promise<CopyResult> {
+  const dir = path.dirname(dest);
+  const tmp = path.join(dir, tempNameFor(path.basename(dest)));
+  let before;
+  try {
+    before = await fs.stat(src);
+  } catch (err) {
+    throw ioError(`cannot read ${src}`, err);
+  }
+  try {
+    const [, sha256] = await Promise.all([
+      fs.copyFile(src, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
+      sha256File(src),
+    ]);
+    const after = await fs.stat(src);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
+      throw new RefusedError(`${src} changed while it was being copied; try again`);
+    }
+    const handle = await fs.open(tmp, 'r+');
+    try {
+      const st = await handle.stat();
+      if (st.size !== before.size) throw ioError(`copying ${src}`, new Error(`short copy: ${st.size} of ${before.size} bytes`));
+      if (st.uid !== before.uid || st.gid !== before.gid) await handle.chown(before.uid, before.gid);
+      await handle.chmod(before.mode & 0o7777);
+      await handle.utimes(before.atime, before.mtime);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    if (options.replace) await fs.rename(tmp, dest);
+    else await publishNoReplace(tmp, dest);
+    await fsyncDir(dir);
+    return { size: before.size, sha256, mode: before.mode & 0o7777, uid: before.uid, gid: before.gid, mtimeMs: before.mtimeMs };
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    if (err instanceof RefusedError) throw err;
+    if (errnoOf(err) === 'ENOSPC') throw ioError(`no space left on the device of ${dir} while copying ${src}`, err);
+    throw ioError(`cannot copy ${src} to ${dest}`, err);
+  }
+}
+
+/** Writes a small file (the manifest) atomically and durably. */
+export async function writeFileDurably(dest: string, data: string, mode: number): Promise<void> {
+  const dir = path.dirname(dest);
+  const tmp = path.join(dir, tempNameFor(path.basename(dest)));
+  try {
+    const handle = await fs.open(tmp, 'wx', mode);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await fs.rename(tmp, dest);
+    await fsyncDir(dir);
+  } catch (err) {
+    await fs.rm(tmp, { force: true }).catch(() => undefined);
+    throw ioError(`cannot write ${dest}`, err);
+  }
+}
+
+/** Renames without replacing (adopt); same crash rules as copies. */
+export async function renameNoReplace(from: string, to: string): Promise<void> {
+  try {
+    await publishNoReplace(from, to);
+    await fsyncDir(path.dirname(to));
+  } catch (err) {
+    if (err instanceof RefusedError) throw err;
+    throw ioError(`cannot rename ${from} to ${to}`, err);
+  }
+}

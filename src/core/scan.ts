@@ -1,0 +1,83 @@
+// Reads <root>/boot into a plain value. Everything that decides works on this value (see boot-model.ts).
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { errnoOf, ioError } from './errors';
+import { parseBootName, TEMP_PREFIX, type ParsedBootName } from './names';
+
+export type FileType = 'file' | 'symlink' | 'dir' | 'other';
+
+export interface BootFile {
+  name: string;
+  type: FileType;
+  /** For a symlink: the stat of what it points to, if that is a regular file. */
+  targetType?: FileType;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  parsed?: ParsedBootName;
+}
+
+export interface BootScan {
+  bootDir: string;
+  files: BootFile[];
+  /** Leftover temporary files of an interrupted run (hidden, never seen by GRUB). */
+  temps: string[];
+}
+
+function typeOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean }): FileType {
+  if (st.isSymbolicLink()) return 'symlink';
+  if (st.isFile()) return 'file';
+  if (st.isDirectory()) return 'dir';
+  return 'other';
+}
+
+export async function scanBoot(bootDir: string, stems: readonly string[]): Promise<BootScan> {
+  let names: string[];
+  try {
+    names = await fs.readdir(bootDir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return { bootDir, files: [], temps: [] };
+    throw ioError(`cannot read ${bootDir}`, err);
+  }
+  const temps = names.filter((n) => n.startsWith(TEMP_PREFIX)).sort();
+  const interesting = names.filter((n) => parseBootName(n, stems) !== undefined);
+  const files = await Promise.all(interesting.map((name) => statBootFile(bootDir, name, stems)));
+  return { bootDir, files: files.filter((f): f is BootFile => f !== undefined).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)), temps };
+}
+
+async function statBootFile(bootDir: string, name: string, stems: readonly string[]): Promise<BootFile | undefined> {
+  const full = path.join(bootDir, name);
+  let st;
+  try {
+    st = await fs.lstat(full);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined; // removed while we looked
+    throw ioError(`cannot stat ${full}`, err);
+  }
+  const file: BootFile = {
+    name,
+    type: typeOf(st),
+    size: st.size,
+    mode: st.mode & 0o7777,
+    uid: st.uid,
+    gid: st.gid,
+    mtimeMs: st.mtimeMs,
+    parsed: parseBootName(name, stems),
+  };
+  if (file.type === 'symlink') {
+    try {
+      const target = await fs.stat(full);
+      file.targetType = typeOf(target);
+      file.size = target.size;
+      file.mode = target.mode & 0o7777;
+      file.uid = target.uid;
+      file.gid = target.gid;
+      file.mtimeMs = target.mtimeMs;
+    } catch {
+      file.targetType = undefined; // dangling
+    }
+  }
+  return file;
+}
