@@ -1,3 +1,48 @@
-// Placeholder entry point; the CLI is being written (see src/cli.ts once it exists).
-import { version } from '../package.json';
-if (process.argv.includes('--version')) process.stdout.write(`${version}\n`);
+// The entry point: builds the real world, runs the CLI, and is the only place that turns errors
+// into exit codes and text.
+import * as readline from 'node:readline/promises';
+import { buildCli, type GlobalOptions } from './cli';
+import { makeContext } from './commands/context';
+import { EXIT, InternalError, KbackupError } from './core/errors';
+import { realWorld, stderrLogger } from './core/world';
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const verbose = argv.includes('-v') || argv.includes('--verbose');
+  let code: number = EXIT.ok;
+  const io = {
+    out: (text: string) => process.stdout.write(text),
+    interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
+    ask: async (question: string) => {
+      const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
+      try {
+        return await rl.question(question);
+      } finally {
+        rl.close();
+      }
+    },
+  };
+  const context = (g: GlobalOptions) =>
+    makeContext(realWorld({ root: g.root, configPath: g.config, log: stderrLogger(g.verbose ? 'verbose' : g.quiet ? 'quiet' : 'normal') }), io);
+  try {
+    await buildCli(argv, context, (c) => (code = c)).parseAsync();
+    return code;
+  } catch (err) {
+    if (err instanceof KbackupError && !(err instanceof InternalError)) {
+      process.stderr.write(`kbackup: ${err.message}\n`);
+      if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
+      return err.exitCode;
+    }
+    process.stderr.write(`kbackup: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
+    return EXIT.runtime;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err) => {
+    process.stderr.write(`kbackup: ${String(err)}\n`);
+    process.exitCode = EXIT.runtime;
+  },
+);

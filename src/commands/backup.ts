@@ -101,7 +101,8 @@ function reportBackup(ctx: CommandContext, plan: Parameters<typeof renderBackupP
     ctx.world.log.info(`no kernel ${plan.version} installed yet: nothing to back up`);
     return 0;
   }
-  for (const l of lines) ctx.world.log.info(l);
+  // The per-file lines are details; the deletions and the summary are what an admin reads in dpkg's output.
+  for (const l of lines) (l.startsWith('copied ') ? ctx.world.log.debug : ctx.world.log.info)(l);
   return 0;
 }
 

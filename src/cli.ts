@@ -1,0 +1,111 @@
+// The command line: declares commands and options, and hands each to its command module.
+import yargs, { type Argv } from 'yargs';
+import { version as packageVersion } from '../package.json';
+import { runSnapshot } from './commands/backup';
+import { runCheck } from './commands/check';
+import type { CommandContext } from './commands/context';
+import { runDiffCommand } from './commands/diff-command';
+import { HOOK_KINDS, runHook, type HookKind } from './commands/hook';
+import { runAdopt, runList, runPrune } from './commands/manage';
+import { runRestore } from './commands/restore';
+import { UsageError } from './core/errors';
+
+export interface GlobalOptions {
+  root: string;
+  config?: string;
+  quiet: boolean;
+  verbose: boolean;
+}
+
+/** Builds the parser. `makeContext` is called once the global options are known. */
+export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions) => CommandContext, done: (code: number) => void): Argv {
+  const run = (fn: (ctx: CommandContext, args: Record<string, unknown>) => Promise<number>) => async (args: Record<string, unknown>) => {
+    const ctx = makeContext({ root: args.root as string, config: args.config as string | undefined, quiet: !!args.quiet, verbose: !!args.verbose });
+    done(await fn(ctx, args));
+  };
+  return yargs(argv as string[])
+    .scriptName('kbackup')
+    .usage(
+      '$0 <command> [options]\n\n' +
+        'Keeps dated, GRUB-bootable copies of /boot/vmlinuz-VERSION and /boot/initrd.img-VERSION\n' +
+        'across kernel updates that keep the package name, and checks what GRUB will boot.',
+    )
+    .option('root', { type: 'string', default: '/', describe: 'act on DIR/boot, DIR/etc/default/kbackup and DIR/var/lib/kbackup', requiresArg: true })
+    .option('config', { type: 'string', describe: 'configuration file (default ROOT/etc/default/kbackup)', requiresArg: true })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only warnings and results' })
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print every file touched, and stacks on errors' })
+    .conflicts('quiet', 'verbose')
+    .command(
+      'hook <kind> <kernel-version> [image]',
+      'run by the kernel and initramfs hook scripts (preinst, postinst, postrm, initramfs)',
+      (y) =>
+        y
+          .positional('kind', { choices: HOOK_KINDS, describe: 'which hook' })
+          .positional('kernel-version', { type: 'string', describe: 'kernel version, e.g. 6.1.0-18-amd64' })
+          .positional('image', { type: 'string', describe: 'kernel image path (initramfs: the initrd path)' }),
+      run((ctx, a) => runHook(ctx, a.kind as HookKind, String(a.kernelVersion), a.image as string | undefined)),
+    )
+    .command(
+      'snapshot [kernel-version]',
+      'back up a kernel now (default: the running kernel)',
+      (y) => y.positional('kernel-version', { type: 'string' }).option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
+      run((ctx, a) => runSnapshot(ctx, a.kernelVersion as string | undefined, !!a.dryRun)),
+    )
+    .command(
+      'list [kernel-version]',
+      'list backup sets',
+      (y) => y.positional('kernel-version', { type: 'string' }).option('json', { type: 'boolean', default: false }),
+      run((ctx, a) => runList(ctx, a.kernelVersion as string | undefined, !!a.json)),
+    )
+    .command(
+      'prune',
+      'remove the oldest backup sets beyond KEEP, whole sets only',
+      (y) =>
+        y
+          .option('keep', { type: 'number', describe: 'sets to keep per kernel version (default: KEEP)', requiresArg: true })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
+      run((ctx, a) => runPrune(ctx, a.keep as number | undefined, !!a.dryRun)),
+    )
+    .command(
+      'restore <id>',
+      'put a backup set back as the live files (the live ones are backed up first), then run update-grub',
+      (y) =>
+        y
+          .positional('id', { type: 'string', describe: 'set ID from kbackup list, e.g. 6.1.0-18-amd64~~backup202611222040' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' })
+          .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
+          .option('update-grub', { type: 'boolean', describe: 'run update-grub afterwards (default: yes on /, no under --root)' }),
+      run((ctx, a) => runRestore(ctx, { id: String(a.id), dryRun: !!a.dryRun, yes: !!a.yes, updateGrub: a.updateGrub as boolean | undefined })),
+    )
+    .command(
+      'adopt',
+      "rename the original script's vmlinuz-V~~backup… files to kbackup's names and record them",
+      (y) => y.option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
+      run((ctx, a) => runAdopt(ctx, !!a.dryRun)),
+    )
+    .command(
+      'check',
+      'check GRUB ordering and default entry, backups, links, checksums, space and initrd health',
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      run((ctx, a) => runCheck(ctx, !!a.json)),
+    )
+    .command(
+      'diff [id]',
+      'compare a live initrd with a backup set (default: the newest backup of the running kernel)',
+      (y) => y.positional('id', { type: 'string' }).option('json', { type: 'boolean', default: false }),
+      run((ctx, a) => runDiffCommand(ctx, a.id as string | undefined, !!a.json)),
+    )
+    .completion('completion', 'print a bash completion script')
+    .demandCommand(1, 'name a command (kbackup --help lists them)')
+    .recommendCommands()
+    .strict()
+    .version(packageVersion)
+    .help()
+    .alias('help', 'h')
+    .showHelpOnFail(false)
+    .wrap(Math.min(100, process.stdout.columns || 80))
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    });
+}

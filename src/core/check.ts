@@ -1,0 +1,268 @@
+// `kbackup check`: does what GRUB will boot, and what it can fall back to, still make sense?
+// gatherCheckFacts reads; evaluateCheck (pure) decides; the command renders.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import { isComplete, setsOf, type BootModel } from './boot-model';
+import { minFreeBytes, type Config } from './config';
+import { sha256File } from './copy';
+import type { State } from './engine';
+import { errnoOf } from './errors';
+import {
+  detectFlavour,
+  grubMenuOrder,
+  parseGrubCfg,
+  resolveDefaultEntry,
+  type BootEntry,
+  type GrubFlavour,
+  type GrubKernel,
+} from './grub';
+import { manifestSet } from './manifest';
+import { parseBootName } from './names';
+import { problem, type Problem } from './problems';
+import { mib } from './space';
+
+/** Problem codes `check` can report (stable; see kbackup(8)). */
+export const CHECK_CODES = [
+  'backup-is-default',
+  'grub-default-is-backup',
+  'grub-default-unresolved',
+  'grub-cfg-stale',
+  'grub-not-found',
+  'backup-missing-initrd',
+  'backup-missing-kernel',
+  'legacy-backup',
+  'link-dangling',
+  'link-points-at-backup',
+  'manifest-mismatch',
+  'manifest-missing',
+  'manifest-corrupt',
+  'backup-unrecorded',
+  'boot-space-low',
+  'temp-files-left',
+] as const;
+
+/** The links linux-base keeps, in / or (link_in_boot) in /boot. */
+export const KERNEL_LINKS = ['vmlinuz', 'vmlinuz.old', 'initrd.img', 'initrd.img.old', 'vmlinux', 'vmlinux.old'] as const;
+
+export interface LinkFact {
+  /** Path as seen inside the root, e.g. /vmlinuz.old. */
+  path: string;
+  target: string;
+  /** The target's path inside the root, resolved. */
+  resolved: string;
+  exists: boolean;
+}
+
+export interface CheckFacts {
+  flavour?: GrubFlavour;
+  grubScriptsFound: boolean;
+  predicted: GrubKernel[];
+  grubCfg?: { linuxPaths: string[]; defaultLinux?: string; defaultHow: string; defaultProblem?: string };
+  links: LinkFact[];
+  /** Files whose sha256 no longer matches the manifest. */
+  mismatches: { id: string; name: string; why: string }[];
+  freeBytes?: number;
+}
+
+export interface CheckOptions {
+  /** Limit checksum and initrd work to one kernel version (the postinst hook). */
+  version?: string;
+}
+
+async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}
+
+async function listEntries(dir: string): Promise<BootEntry[]> {
+  let names: string[];
+  try {
+    names = await fs.readdir(dir);
+  } catch {
+    return [];
+  }
+  return Promise.all(
+    names.map(async (name) => ({
+      name,
+      isFile: await fs.stat(path.join(dir, name)).then(
+        (st) => st.isFile(),
+        () => false,
+      ),
+    })),
+  );
+}
+
+async function readLinks(root: string): Promise<LinkFact[]> {
+  const facts: LinkFact[] = [];
+  for (const dir of ['/', '/boot']) {
+    for (const name of KERNEL_LINKS) {
+      const inRoot = path.posix.join(dir, name);
+      const full = path.join(root, inRoot);
+      let target: string;
+      try {
+        target = await fs.readlink(full);
+      } catch {
+        continue;
+      }
+      const resolved = path.posix.resolve(dir, target);
+      const exists = await fs.stat(path.join(root, resolved)).then(
+        () => true,
+        () => false,
+      );
+      facts.push({ path: inRoot, target, resolved, exists });
+    }
+  }
+  return facts;
+}
+
+/** Paths in grub.cfg are relative to GRUB's root device: /boot/… with /boot on /, /… on its own partition. */
+function bootRelative(p: string, predicted: readonly GrubKernel[]): string {
+  if (p.startsWith('/boot/') || predicted.length === 0) return p;
+  return `/boot${p}`;
+}
+
+export async function gatherCheckFacts(state: State, freeBytes: number | undefined, options: CheckOptions = {}): Promise<CheckFacts> {
+  const root = state.paths.root;
+  const [tenLinux, mkconfigLib] = await Promise.all([
+    readText(path.join(root, 'etc/grub.d/10_linux')),
+    readText(path.join(root, 'usr/share/grub/grub-mkconfig_lib')),
+  ]);
+  const flavour = tenLinux ? detectFlavour(tenLinux, mkconfigLib) : undefined;
+  const rootEntries = (await listEntries(root)).filter((e) => /^(vmlinu[xz]|kernel|initrd)/.test(e.name));
+  const bootEntries = await listEntries(state.paths.boot);
+  // Without GRUB's scripts, predict as Debian 12's would.
+  const predicted = grubMenuOrder(bootEntries, flavour ?? 'dpkg', { rootEntries });
+
+  const facts: CheckFacts = { flavour, grubScriptsFound: tenLinux !== undefined, predicted, links: await readLinks(root), mismatches: [], freeBytes };
+
+  const cfgText = await readText(path.join(state.paths.grubDir, 'grub.cfg'));
+  if (cfgText !== undefined) {
+    const menu = parseGrubCfg(cfgText);
+    const grubenv = await readText(path.join(state.paths.grubDir, 'grubenv'));
+    const def = resolveDefaultEntry(menu, grubenv);
+    const linuxPaths: string[] = [];
+    const walk = (nodes: typeof menu.entries) => {
+      for (const n of nodes) {
+        if (n.kind === 'entry') {
+          if (n.linux) linuxPaths.push(n.linux);
+        } else walk(n.children);
+      }
+    };
+    walk(menu.entries);
+    facts.grubCfg = { linuxPaths, defaultHow: def.how };
+    if (def.entry?.linux) facts.grubCfg.defaultLinux = def.entry.linux;
+    if (def.problem) facts.grubCfg.defaultProblem = def.problem;
+  }
+
+  for (const set of state.model.sets) {
+    if (options.version && set.version !== options.version) continue;
+    const recorded = manifestSet(state.manifest, set.id);
+    if (!recorded) continue;
+    for (const r of recorded.files) {
+      const file = [...set.files.values()].find((f) => f.name === r.name);
+      if (!file) {
+        facts.mismatches.push({ id: set.id, name: r.name, why: 'is recorded in the manifest but missing' });
+        continue;
+      }
+      const sha = await sha256File(path.join(state.paths.boot, r.name)).catch(() => undefined);
+      if (sha === undefined) facts.mismatches.push({ id: set.id, name: r.name, why: 'cannot be read' });
+      else if (sha !== r.sha256) facts.mismatches.push({ id: set.id, name: r.name, why: 'no longer matches its recorded sha256' });
+    }
+  }
+  return facts;
+}
+
+function isBackupPath(p: string, stems: readonly string[]): boolean {
+  const parsed = parseBootName(path.posix.basename(p), stems);
+  return parsed !== undefined && parsed.kind !== 'live';
+}
+
+/** Decides the problems from what was read. Pure. */
+export function evaluateCheck(state: Pick<State, 'model' | 'manifest' | 'manifestState' | 'manifestProblem' | 'stems' | 'scan'>, config: Config, facts: CheckFacts): Problem[] {
+  const problems: Problem[] = [];
+  const { stems, model } = state;
+  const first = facts.predicted[0];
+
+  if (!facts.grubScriptsFound) {
+    problems.push(problem('grub-not-found', 'GRUB\'s /etc/grub.d/10_linux is not installed; the order shown is what Debian 12\'s update-grub would produce', 'warning'));
+  }
+  if (first && isBackupPath(first.image, stems)) {
+    problems.push(problem('backup-is-default', `update-grub would make the backup ${first.image} the default entry: a live kernel must sort above its backups`));
+  }
+  if (facts.grubCfg) {
+    const def = facts.grubCfg.defaultLinux;
+    if (def && isBackupPath(def, stems)) {
+      problems.push(problem('grub-default-is-backup', `grub.cfg boots the backup ${def} by default (${facts.grubCfg.defaultHow}); set GRUB_DEFAULT to the live kernel and run update-grub`));
+    }
+    if (facts.grubCfg.defaultProblem) {
+      problems.push(problem('grub-default-unresolved', `grub.cfg's default entry: ${facts.grubCfg.defaultProblem}`, 'warning'));
+    }
+    const cfgOrder = facts.grubCfg.linuxPaths.map((p) => bootRelative(p, facts.predicted));
+    const predictedOrder = facts.predicted.map((k) => k.image);
+    const cfgKernels = [...new Set(cfgOrder)];
+    if (cfgKernels.join('\n') !== predictedOrder.join('\n')) {
+      problems.push(problem('grub-cfg-stale', 'grub.cfg does not list the kernels now in /boot in the order update-grub would; run update-grub', 'warning'));
+    }
+  }
+  for (const k of facts.predicted) {
+    if (isBackupPath(k.image, stems) && !k.initrd) {
+      problems.push(problem('backup-missing-initrd', `the backup ${k.image} has no initrd GRUB would find, so its menu entry would boot without one`));
+    }
+  }
+  for (const set of model.sets) {
+    if (!set.files.has('vmlinuz') && set.files.has('initrd.img')) {
+      problems.push(problem('backup-missing-kernel', `backup set ${set.id} has an initrd but no kernel image; GRUB cannot boot it (kbackup prune removes whole sets)`, 'warning'));
+    }
+    if (set.legacyImage) {
+      problems.push(
+        problem(
+          'legacy-backup',
+          `${set.legacyImage.name} uses the original script's name, which linux-base sorts above the live kernel so that update-initramfs -u rebuilds the backup's initrd; run kbackup adopt`,
+        ),
+      );
+    }
+  }
+  for (const link of facts.links) {
+    if (!link.exists) {
+      problems.push(problem('link-dangling', `${link.path} points to ${link.target}, which does not exist`));
+    } else if (isBackupPath(link.resolved, stems)) {
+      problems.push(problem('link-points-at-backup', `${link.path} points to the backup ${link.target}; run linux-update-symlinks or re-create the link to a live kernel`));
+    }
+  }
+  for (const m of facts.mismatches) {
+    problems.push(problem('manifest-mismatch', `${m.name} of backup set ${m.id} ${m.why}`));
+  }
+  if (state.manifestState === 'corrupt') {
+    problems.push(problem('manifest-corrupt', `the manifest is unreadable (${state.manifestProblem}); the next backup rebuilds it`, 'warning'));
+  } else if (state.manifestState === 'missing' && model.sets.length > 0) {
+    problems.push(problem('manifest-missing', 'the manifest is missing, so backups cannot be verified; the next backup rebuilds it', 'warning'));
+  } else if (state.manifestState === 'ok') {
+    for (const set of model.sets) {
+      if (!manifestSet(state.manifest, set.id) && !set.legacyImage) {
+        problems.push(problem('backup-unrecorded', `backup set ${set.id} is not in kbackup's manifest (copied by hand?), so it cannot be verified`, 'warning'));
+      }
+    }
+  }
+  if (facts.freeBytes !== undefined) {
+    let largest = 0;
+    for (const live of model.live.values()) {
+      largest = Math.max(largest, (live.files.get('vmlinuz')?.size ?? 0) + (live.files.get('initrd.img')?.size ?? 0));
+    }
+    const need = minFreeBytes(config, largest);
+    if (largest > 0 && facts.freeBytes < need) {
+      problems.push(problem('boot-space-low', `only ${mib(facts.freeBytes)} is free in /boot; the next kernel update needs about ${mib(need)} (MIN_FREE_MB)`, 'warning'));
+    }
+  }
+  if (state.scan.temps.length > 0) {
+    problems.push(problem('temp-files-left', `temporary files of an interrupted run are in /boot (${state.scan.temps.join(', ')}); the next backup removes them`, 'warning'));
+  }
+  return problems;
+}
+
+export function completeSetsOf(model: BootModel, version: string): number {
+  return setsOf(model, version).filter(isComplete).length;
+}
