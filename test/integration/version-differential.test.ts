@@ -2,7 +2,7 @@
 // `LC_ALL=C sort -V` on thousands of generated pairs, biased toward the cases that break naive
 // implementations. A failure prints the seed; rerun it with KBACKUP_VERSION_SEED=<seed>.
 import { spawn, spawnSync } from 'node:child_process';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   compareDebianVersions,
   compareSortV,
@@ -171,8 +171,13 @@ function toolVersion(file: string): string {
   return r.stdout.split('\n')[0]!;
 }
 
-const failureContext = (): string => `seed=${SEED} (rerun with KBACKUP_VERSION_SEED=${SEED}); ${tools}`;
 let tools = '';
+/** Called first in every test, so a missing tool fails each of them instead of skipping them. */
+function requireTools(): void {
+  tools ||= `${toolVersion('dpkg')}; ${toolVersion('sort')}`;
+  expect(tools, 'sort must be GNU coreutils sort').toMatch(/GNU coreutils/);
+}
+const failureContext = (): string => `seed=${SEED} (rerun with KBACKUP_VERSION_SEED=${SEED}); ${tools}`;
 const orderName = (o: Ordering): 'lt' | 'eq' | 'gt' => (o < 0 ? 'lt' : o === 0 ? 'eq' : 'gt');
 
 /** dpkg's own answer for one pair, asked relation by relation: only used to explain a failure. */
@@ -185,13 +190,9 @@ function dpkgVerdict(a: string, b: string): string {
   return 'none of lt/eq/gt';
 }
 
-beforeAll(() => {
-  tools = `${toolVersion('dpkg')}; ${toolVersion('sort')}`;
-  expect(tools).toMatch(/GNU coreutils/);
-});
-
 describe(`version orderings against the real tools (seed ${SEED})`, () => {
   it('compareDebianVersions agrees with dpkg --compare-versions on 10,000 valid pairs', async () => {
+    requireTools();
     const g = new Gen(prng(SEED));
     const pairs: [string, string][] = [];
     while (pairs.length < VALID_PAIRS) {
@@ -244,6 +245,7 @@ describe(`version orderings against the real tools (seed ${SEED})`, () => {
   });
 
   it('dpkgCompareVersions reproduces dpkg exit status and messages on bad syntax', async () => {
+    requireTools();
     const g = new Gen(prng(SEED ^ 0x5bd1e995));
     const oddities = [
       '', ' ', '  ', '\t', '<unknown>', '-', '-1', '-1-2', '1-', '1.0-', ':', ':1', '1:', 'a:1', '1a:2',
@@ -316,6 +318,7 @@ describe(`version orderings against the real tools (seed ${SEED})`, () => {
   }
 
   it('compareSortV agrees with LC_ALL=C sort -V on 20,000 pairs, each sorted on its own', async () => {
+    requireTools();
     const g = new Gen(prng(SEED ^ 0x27d4eb2f));
     const pairs: [string, string][] = [];
     for (let k = 0; k < SORT_PAIRS; k++) {
@@ -348,6 +351,7 @@ describe(`version orderings against the real tools (seed ${SEED})`, () => {
   });
 
   it('sortLikeSortV prints a whole list in the same order as LC_ALL=C sort -V', async () => {
+    requireTools();
     const g = new Gen(prng(SEED ^ 0x165667b1));
     const list = Array.from({ length: 4_000 }, () => sortVCandidate(g));
     const r = await runScript('sort', ['-V'], list.map((l) => `${l}\n`).join(''), { ...process.env, LC_ALL: 'C' });
