@@ -1,0 +1,324 @@
+// The built CLI against temp roots: pruning, space guard, manifest, restore, adopt, bad input, lock.
+import { spawn, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bytes, installKernel, isRoot, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+
+let root: TempRoot;
+const mounts: string[] = [];
+beforeAll(() => {
+  requireBuiltCli();
+});
+afterEach(() => {
+  for (const m of mounts.splice(0)) spawnSync('umount', ['-l', m]);
+  root?.cleanup();
+});
+
+/** A backup set written by hand, as an older kbackup run would have left it. */
+function fakeSet(r: TempRoot, stamp: string, version = V, seed = 7, stems = ['kernel', 'initrd.img', 'config', 'System.map']): string {
+  for (const stem of stems) r.write(`boot/${stem}-${version}~~backup${stamp}`, bytes(stem === 'initrd.img' ? 200_000 : 1000, seed + stem.length));
+  return `${version}~~backup${stamp}`;
+}
+
+function codes(stdout: string): string[] {
+  return (JSON.parse(stdout).problems as { code: string }[]).map((p) => p.code);
+}
+
+describe('prune', () => {
+  it('keeps KEEP whole sets per version, oldest out first, and deletes nothing but backup names', () => {
+    root = makeRoot();
+    installKernel(root);
+    const ids = ['202601010000', '202602010000', '202603010000', '202604010000'].map((s) => fakeSet(root, s));
+    const decoys = [`vmlinuz-${V}~~backupnotadate`, `notes~~backup202601010000`, `kernel-${V}`, 'grub', `initrd.img-${V}.dpkg-bak`];
+    for (const d of decoys) root.write(`boot/${d}`, 'x');
+    const dry = kbackup(root, ['prune', '--keep', '2', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`would remove ${ids[0]}`);
+    expect(dry.stdout).toContain(`would remove ${ids[1]}`);
+    expect(root.ls().filter((n) => n.includes(`${V}~~backup2026`))).toHaveLength(16);
+    expect(kbackup(root, ['prune', '--keep', '2']).code).toBe(0);
+    const left = root.ls();
+    for (const id of ids.slice(0, 2)) expect(left.some((n) => n.endsWith(id))).toBe(false);
+    for (const id of ids.slice(2)) expect(left.filter((n) => n.endsWith(id))).toHaveLength(4);
+    for (const d of decoys) expect(left).toContain(d);
+    for (const live of ['vmlinuz', 'initrd.img', 'config', 'System.map']) expect(left).toContain(`${live}-${V}`);
+  });
+
+  it('prunes during the hook so that KEEP sets remain after the new one', () => {
+    root = makeRoot();
+    installKernel(root);
+    root.config('KEEP=2\n');
+    fakeSet(root, '202601010000');
+    fakeSet(root, '202602010000');
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string }[];
+    expect(sets).toHaveLength(2);
+    expect(sets.map((s) => s.id)).toContain(`${V}~~backup202602010000`);
+  });
+});
+
+describe.runIf(isRoot)('space guard (tmpfs /boot, as root)', () => {
+  function tmpfsBoot(r: TempRoot, size: string): void {
+    const res = spawnSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'kbackup-test', r.boot]);
+    expect(res.status, String(res.stderr)).toBe(0);
+    mounts.push(r.boot);
+  }
+
+  it('skips with a warning that says what was needed and free, and exits 0 (1 with ON_ERROR=fail)', () => {
+    root = makeRoot();
+    tmpfsBoot(root, '4m');
+    installKernel(root, V, 1, { vmlinuz: 512 * 1024, initrd: 1024 * 1024 });
+    root.config('MIN_FREE_MB=3\n');
+    const r = kbackup(root, ['hook', 'preinst', V]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/not enough space .* it needs 1\.5 MiB and 3\.0 MiB must stay free .* only [\d.]+ MiB is free/s);
+    expect(root.ls().filter((n) => n.includes('~~backup'))).toEqual([]);
+    root.config('MIN_FREE_MB=3\nON_ERROR=fail\n');
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(1);
+  });
+
+  it('prunes older sets first when that makes room', () => {
+    root = makeRoot();
+    // 6 MiB: 1.5 MiB live, a 2 MiB older set, 2.5 MiB free; a new set (1.5 MiB) plus MIN_FREE_MB=2
+    // fits only once the older set is gone.
+    tmpfsBoot(root, '6m');
+    installKernel(root, V, 1, { vmlinuz: 512 * 1024, initrd: 1024 * 1024 });
+    fakeSet(root, '202601010000', V, 3, ['kernel', 'initrd.img']);
+    root.write(`boot/initrd.img-${V}~~backup202601010000`, bytes(2 * 1024 * 1024, 9));
+    root.config('MIN_FREE_MB=2\n');
+    const r = kbackup(root, ['hook', 'preinst', V]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`removed ${V}~~backup202601010000 (to make room)`);
+    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string; complete: boolean }[];
+    expect(sets).toHaveLength(1);
+    expect(sets[0]!.complete).toBe(true);
+  });
+
+  it('leaves no partial set when the copy itself runs out of space (ENOSPC)', () => {
+    root = makeRoot();
+    // Free blocks say yes, but the tmpfs has inodes for only two more files: the third copy fails
+    // with ENOSPC after the initrd is already copied.
+    const res = spawnSync('mount', ['-t', 'tmpfs', '-o', 'size=16m,nr_inodes=7', 'kbackup-test', root.boot]);
+    expect(res.status, String(res.stderr)).toBe(0);
+    mounts.push(root.boot);
+    installKernel(root, V, 1, { vmlinuz: 600 * 1024, initrd: 700 * 1024 });
+    root.config('MIN_FREE_MB=0\n');
+    const r = kbackup(root, ['hook', 'preinst', V]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/no space left|ENOSPC/);
+    expect(root.ls().filter((n) => n.includes('~~backup') || n.startsWith('.'))).toEqual([]);
+    root.config('MIN_FREE_MB=0\nON_ERROR=fail\n');
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(3);
+  });
+
+  it('reports a read-only boot directory: the hook warns and exits 0, snapshot exits 3', () => {
+    root = makeRoot();
+    tmpfsBoot(root, '8m');
+    installKernel(root);
+    root.config('MIN_FREE_MB=0\n');
+    expect(spawnSync('mount', ['-o', 'remount,ro', root.boot]).status).toBe(0);
+    const hook = kbackup(root, ['hook', 'preinst', V]);
+    expect(hook.code).toBe(0);
+    expect(hook.stderr).toMatch(/EROFS|read-only/);
+    const snap = kbackup(root, ['snapshot', V]);
+    expect(snap.code).toBe(3);
+    expect(snap.stderr.split('\n').filter(Boolean)).toHaveLength(1);
+  });
+});
+
+describe('manifest', () => {
+  it('is rebuilt from /boot with a warning when missing or corrupt, never a crash', () => {
+    root = makeRoot();
+    installKernel(root);
+    fakeSet(root, '202601010000');
+    const missing = kbackup(root, ['prune']);
+    expect(missing.code).toBe(0);
+    expect(missing.stderr).toContain('manifest.json is missing; rebuilding it');
+    const manifest = root.file('var/lib/kbackup/manifest.json');
+    expect(JSON.parse(fs.readFileSync(manifest, 'utf8')).sets).toHaveLength(1);
+    fs.writeFileSync(manifest, '{"format": 1, "sets": [tr');
+    const list = kbackup(root, ['list', '--json']);
+    expect(list.code).toBe(0);
+    const corrupt = kbackup(root, ['hook', 'preinst', V]);
+    expect(corrupt.code).toBe(0);
+    expect(corrupt.stderr).toContain('was unreadable');
+    expect(JSON.parse(fs.readFileSync(manifest, 'utf8')).sets).toHaveLength(2);
+    expect(fs.readdirSync(root.file('var/lib/kbackup')).some((n) => n.startsWith('manifest.json.corrupt-'))).toBe(true);
+  });
+});
+
+describe('check', () => {
+  it('passes on a machine whose backups sort below the live kernel', () => {
+    root = makeRoot();
+    installKernel(root);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const r = kbackup(root, ['check', '--json']);
+    const report = JSON.parse(r.stdout);
+    expect(r.code).toBe(0);
+    expect(report.ok).toBe(true);
+    expect(report.predictedOrder[0]).toBe(`/boot/vmlinuz-${V}`);
+    expect(report.predictedOrder[1]).toMatch(/^\/boot\/kernel-6\.1\.0-18-amd64~~backup\d{12}$/);
+  });
+
+  it('fails when a backup would become the default entry (backups of a purged newer kernel)', () => {
+    root = makeRoot();
+    installKernel(root);
+    fakeSet(root, '202601010000', '6.10.0-1-amd64');
+    const r = kbackup(root, ['check', '--json']);
+    expect(r.code).toBe(1);
+    expect(codes(r.stdout)).toContain('backup-is-default');
+  });
+
+  it('names a changed backup, a legacy name, an orphan kernel and a dangling link', () => {
+    root = makeRoot();
+    installKernel(root);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const initrd = root.ls().find((n) => n.startsWith('initrd.img-') && n.includes('~~'))!;
+    fs.appendFileSync(root.file(`boot/${initrd}`), 'rot');
+    root.write(`boot/vmlinuz-${V}~~backup201407021638`, 'legacy kernel');
+    root.write(`boot/initrd.img-${V}~~backup201407021638`, 'legacy initrd');
+    root.write(`boot/kernel-${V}~~backup201501010000`, 'orphan kernel');
+    fs.symlinkSync(`boot/vmlinuz-${V}.gone`, root.file('vmlinuz.old'));
+    const r = kbackup(root, ['check', '--json']);
+    expect(r.code).toBe(1);
+    expect(codes(r.stdout)).toEqual(expect.arrayContaining(['manifest-mismatch', 'legacy-backup', 'backup-missing-initrd', 'link-dangling']));
+    const human = kbackup(root, ['check']);
+    expect(human.stdout).toContain('problems found');
+  });
+});
+
+describe('adopt', () => {
+  it("renames the original script's vmlinuz-V~~backup… to kernel-V~~backup… and records it", () => {
+    root = makeRoot();
+    installKernel(root);
+    root.write(`boot/vmlinuz-${V}~~backup201407021638`, 'legacy kernel');
+    root.write(`boot/initrd.img-${V}~~backup201407021638`, 'legacy initrd');
+    const dry = kbackup(root, ['adopt', '--dry-run']);
+    expect(dry.stdout).toContain(`would rename vmlinuz-${V}~~backup201407021638 -> kernel-${V}~~backup201407021638`);
+    expect(root.ls()).toContain(`vmlinuz-${V}~~backup201407021638`);
+    expect(kbackup(root, ['adopt']).code).toBe(0);
+    expect(root.ls()).toContain(`kernel-${V}~~backup201407021638`);
+    expect(root.ls()).not.toContain(`vmlinuz-${V}~~backup201407021638`);
+    const check = kbackup(root, ['check', '--json']);
+    expect(codes(check.stdout)).not.toContain('legacy-backup');
+    expect(JSON.parse(kbackup(root, ['list', '--json']).stdout)[0].verified).toBe(true);
+  });
+});
+
+describe('restore', () => {
+  it('backs up the live set, puts back the exact bytes, and says how to undo', () => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const old = { vmlinuz: root.sha(`boot/vmlinuz-${V}`), initrd: root.sha(`boot/initrd.img-${V}`) };
+    const id = JSON.parse(kbackup(root, ['list', '--json']).stdout)[0].id as string;
+    installKernel(root, V, 2); // the "update"
+    const dry = kbackup(root, ['restore', id, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toContain(`would restore kernel-${id.replace(V, V)}`.replace(`kernel-${id}`, `kernel-${id}`));
+    expect(root.sha(`boot/vmlinuz-${V}`)).not.toBe(old.vmlinuz);
+    const refused = kbackup(root, ['restore', id]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('--yes');
+    const r = kbackup(root, ['restore', id, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(root.sha(`boot/vmlinuz-${V}`)).toBe(old.vmlinuz);
+    expect(root.sha(`boot/initrd.img-${V}`)).toBe(old.initrd);
+    expect(fs.statSync(root.file(`boot/initrd.img-${V}`)).mode & 0o777).toBe(0o600);
+    const undo = /To undo: kbackup restore (\S+)/.exec(r.stdout)?.[1];
+    expect(undo).toBeDefined();
+    expect(JSON.parse(kbackup(root, ['list', '--json']).stdout).map((s: { id: string }) => s.id)).toContain(undo);
+  });
+
+  it('refuses an unknown ID with the nearest IDs, and a set that no longer matches its checksums', () => {
+    root = makeRoot();
+    installKernel(root);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const id = JSON.parse(kbackup(root, ['list', '--json']).stdout)[0].id as string;
+    const unknown = kbackup(root, ['restore', `${id}9`, '--yes']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain(`nearest: ${id}`);
+    fs.appendFileSync(root.file(`boot/kernel-${id}`), 'rot');
+    const rotten = kbackup(root, ['restore', id, '--yes']);
+    expect(rotten.code).toBe(1);
+    expect(rotten.stderr).toContain('no longer matches');
+  });
+});
+
+describe('bad input', () => {
+  it.each([['../x'], ['a/b'], [''], ['6.1\u0001'], ['x'.repeat(300)], ['..']])('refuses kernel version %j before touching anything', (bad) => {
+    root = makeRoot();
+    installKernel(root);
+    const before = root.ls();
+    // As a command: a usage error. As a hook: the same message, and the update goes on (ON_ERROR=warn).
+    const snap = kbackup(root, ['snapshot', bad]);
+    expect(snap.code).toBe(2);
+    expect(snap.stderr).toContain('refusing kernel version');
+    expect(snap.stderr).not.toMatch(/\n\s+at /);
+    const hook = kbackup(root, ['hook', 'preinst', bad]);
+    expect(hook.code).toBe(0);
+    expect(hook.stderr).toContain('refusing kernel version');
+    root.config('ON_ERROR=fail\n');
+    expect(kbackup(root, ['hook', 'preinst', bad]).code).toBe(2);
+    expect(root.ls()).toEqual(before);
+  });
+
+  it('names file, line and accepted values for a bad configuration (exit 2)', () => {
+    root = makeRoot();
+    installKernel(root);
+    root.config('# comment\nKEEP=many\n');
+    const r = kbackup(root, ['list']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${root.file('etc/default/kbackup')}:2: KEEP="many" is not valid (accepted: a whole number from 0 to 99)`);
+    root.config('KEPE=3\n');
+    expect(kbackup(root, ['list']).stderr).toContain('unknown key KEPE (known keys: ENABLED, KEEP, FILES, MIN_FREE_MB, ON_ERROR, ON_PURGE)');
+  });
+
+  it('gives a usage error, not a help dump, for an unknown command or option', () => {
+    root = makeRoot();
+    const r = kbackup(root, ['frobnicate']);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n').filter(Boolean).length).toBeLessThanOrEqual(2);
+    expect(kbackup(root, ['list', '--nope']).code).toBe(2);
+  });
+
+  it('prints the package version', () => {
+    const pkg = JSON.parse(fs.readFileSync(`${__dirname}/../../package.json`, 'utf8'));
+    expect(spawnSync(requireBuiltCli(), ['--version'], { encoding: 'utf8' }).stdout.trim()).toBe(pkg.version);
+  });
+});
+
+describe('lock', () => {
+  it('makes a second run wait, then say who holds the lock; a dead holder is taken over', async () => {
+    root = makeRoot();
+    installKernel(root);
+    const holder = spawn('sleep', ['30']);
+    try {
+      root.write('var/lib/kbackup/lock', JSON.stringify({ pid: holder.pid, command: 'snapshot test', since: '2026-11-22T20:40:00Z' }));
+      const r = kbackup(root, ['snapshot', V]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`another kbackup (pid ${holder.pid}, "snapshot test"`);
+    } finally {
+      holder.kill();
+    }
+    await new Promise((res) => holder.on('exit', res));
+    const r = kbackup(root, ['snapshot', V]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.existsSync(root.file('var/lib/kbackup/lock'))).toBe(false);
+  });
+
+  it('two runs at once make exactly one set', async () => {
+    root = makeRoot();
+    installKernel(root, V, 1, { vmlinuz: 1024 * 1024, initrd: 8 * 1024 * 1024 });
+    const run = () =>
+      new Promise<number>((res) => {
+        const p = spawn(requireBuiltCli(), ['--root', root.dir, 'snapshot', V], { stdio: 'ignore' });
+        p.on('exit', (code) => res(code ?? -1));
+      });
+    const codesRun = await Promise.all([run(), run(), run()]);
+    expect(codesRun).toEqual([0, 0, 0]);
+    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { complete: boolean }[];
+    expect(sets).toHaveLength(1);
+    expect(sets[0]!.complete).toBe(true);
+  });
+});
