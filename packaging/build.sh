@@ -2,6 +2,9 @@
 # Build dist/kbackup: src/main.ts bundled into one CommonJS file, embedded into a copy of this
 # machine's node as a Single Executable Application. Fully offline; needs only `npm ci` first.
 #
+# Usage: packaging/build.sh [--if-stale]
+#   --if-stale  do nothing when dist/kbackup is newer than everything it is built from
+#
 # Environment (for the benchmark and the packaging; defaults are what ships):
 #   KBACKUP_DIST_DIR       output directory (default: dist)
 #   KBACKUP_SEA_CODE_CACHE yes|no: embed V8's code cache (default yes: measured faster, see
@@ -17,6 +20,16 @@ node_bin=${KBACKUP_NODE:-$(command -v node || true)}
 fuse=NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2
 
 die() { echo "packaging/build.sh: $*" >&2; exit 1; }
+
+if [ "${1:-}" = --if-stale ]; then
+  if [ -x "$dist/kbackup" ] && [ -n "$node_bin" ] && [ -z "$(find src package.json package-lock.json \
+      tsconfig.json packaging/build.sh "$(readlink -f "$node_bin")" -newer "$dist/kbackup" -print -quit)" ]; then
+    echo "packaging/build.sh: $dist/kbackup is up to date" >&2
+    exit 0
+  fi
+elif [ $# -gt 0 ]; then
+  die "usage: packaging/build.sh [--if-stale]"
+fi
 
 [ -x node_modules/.bin/esbuild ] && [ -x node_modules/.bin/postject ] ||
   die "node_modules is missing esbuild or postject: run 'npm ci' first"
@@ -51,8 +64,8 @@ EOF
 # Strip the copy *before* injecting: strip rewrites the section table and drops the NODE_SEA_BLOB
 # note that postject adds, leaving a binary that runs as plain node. Build into a temporary name
 # so an interrupted build never leaves a half-made dist/kbackup behind.
-tmp="$dist/.kbackup.tmp"
-rm -f "$tmp"
+tmp="$dist/.kbackup.tmp.$$"
+trap 'rm -f "$tmp"' EXIT
 cp "$node_bin" "$tmp"
 chmod u+w "$tmp"
 strip --strip-all "$tmp"

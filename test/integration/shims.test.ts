@@ -1,0 +1,151 @@
+// The hook shims in hooks/ are what dpkg and update-initramfs actually run. They must never break a
+// kernel update when kbackup is removed but not purged, must hand their arguments to
+// `kbackup hook KIND`, must clear NODE_OPTIONS and must keep dpkg's stdout clean.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+
+const repo = path.resolve(__dirname, '../..');
+
+const SHIMS = [
+  { source: 'hooks/kernel/preinst.d/00-kbackup', installed: '/etc/kernel/preinst.d/00-kbackup', kind: 'preinst' },
+  { source: 'hooks/kernel/postinst.d/zzz-kbackup', installed: '/etc/kernel/postinst.d/zzz-kbackup', kind: 'postinst' },
+  { source: 'hooks/kernel/postrm.d/kbackup', installed: '/etc/kernel/postrm.d/kbackup', kind: 'postrm' },
+  { source: 'hooks/initramfs/post-update.d/kbackup', installed: '/etc/initramfs/post-update.d/kbackup', kind: 'initramfs' },
+] as const;
+
+const INSTALLED_BIN = '/usr/sbin/kbackup';
+
+let tmp: string;
+beforeEach(() => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'kbackup-shims-'));
+});
+afterEach(() => {
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+/** A copy of the shim that calls `bin` instead of /usr/sbin/kbackup. */
+function shimCalling(source: string, bin: string): string {
+  const text = fs.readFileSync(path.join(repo, source), 'utf8');
+  expect(text).toContain(INSTALLED_BIN);
+  const copy = path.join(tmp, path.basename(source));
+  fs.writeFileSync(copy, text.split(INSTALLED_BIN).join(bin), { mode: 0o755 });
+  return copy;
+}
+
+function runSh(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
+  return spawnSync('sh', [script, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env } });
+}
+
+/** A stand-in for kbackup that records its argv and NODE_OPTIONS and writes to both streams. */
+function fakeKbackup(exitCode: number): { bin: string; argvFile: string; envFile: string } {
+  const bin = path.join(tmp, 'fake-kbackup');
+  const argvFile = path.join(tmp, 'argv');
+  const envFile = path.join(tmp, 'node-options');
+  fs.writeFileSync(
+    bin,
+    [
+      '#!/bin/sh',
+      `for a in "$@"; do printf '%s\\n' "$a"; done > '${argvFile}'`,
+      `printf '%s' "\${NODE_OPTIONS-<unset>}" > '${envFile}'`,
+      'echo "fake kbackup on stdout"',
+      'echo "fake kbackup on stderr" >&2',
+      `exit ${exitCode}`,
+      '',
+    ].join('\n'),
+    { mode: 0o755 },
+  );
+  return { bin, argvFile, envFile };
+}
+
+describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
+  it('has a name run-parts accepts and is executable', () => {
+    expect(path.basename(installed)).toMatch(/^[A-Za-z0-9_-]+$/);
+    expect(path.basename(source)).toBe(path.basename(installed));
+    expect(fs.statSync(path.join(repo, source)).mode & 0o777).toBe(0o755);
+
+    // run-parts itself decides: --test lists what it would run.
+    const dir = path.join(tmp, 'hooks.d');
+    fs.mkdirSync(dir);
+    fs.copyFileSync(path.join(repo, source), path.join(dir, path.basename(source)));
+    fs.chmodSync(path.join(dir, path.basename(source)), 0o755);
+    const listed = spawnSync('run-parts', ['--test', dir], { encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    expect(listed.stdout.trim()).toBe(path.join(dir, path.basename(source)));
+  });
+
+  it('is a POSIX sh script that dash accepts', () => {
+    const text = fs.readFileSync(path.join(repo, source), 'utf8');
+    expect(text.split('\n')[0]).toBe('#!/bin/sh');
+    const dash = spawnSync('dash', ['-n', path.join(repo, source)], { encoding: 'utf8' });
+    expect(dash.stderr).toBe('');
+    expect(dash.status).toBe(0);
+  });
+
+  it('exits 0 silently when kbackup is removed but not purged', () => {
+    const shim = shimCalling(source, path.join(tmp, 'usr/sbin/kbackup'));
+    const result = runSh(shim, ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toBe('');
+  });
+
+  it('exits 0 when the program is present but not executable', () => {
+    const bin = path.join(tmp, 'kbackup-not-executable');
+    fs.writeFileSync(bin, '#!/bin/sh\nexit 9\n', { mode: 0o644 });
+    const result = runSh(shimCalling(source, bin), ['6.1.0-18-amd64']);
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+  });
+
+  it(`runs "kbackup hook ${kind}" with its arguments, without NODE_OPTIONS, output on stderr only`, () => {
+    const fake = fakeKbackup(0);
+    const args = ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64', 'an argument with  spaces', ''];
+    const result = runSh(shimCalling(source, fake.bin), args, {
+      NODE_OPTIONS: '--require /nonexistent/hijack.js',
+      DEB_MAINT_PARAMS: 'configure 6.1.76-1',
+    });
+    expect(result.status).toBe(0);
+    expect(result.stdout).toBe('');
+    expect(result.stderr).toContain('fake kbackup on stdout');
+    expect(result.stderr).toContain('fake kbackup on stderr');
+    expect(fs.readFileSync(fake.argvFile, 'utf8')).toBe(['hook', kind, ...args].map((a) => `${a}\n`).join(''));
+    expect(fs.readFileSync(fake.envFile, 'utf8')).toBe('<unset>');
+  });
+
+  it("passes kbackup's exit status through, so ON_ERROR=fail can stop the update", () => {
+    const fake = fakeKbackup(3);
+    const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64']);
+    expect(result.status).toBe(3);
+  });
+});
+
+describe('hook order', () => {
+  function runPartsOrder(names: string[], ours: string, source: string): string[] {
+    const dir = path.join(tmp, 'order.d');
+    fs.mkdirSync(dir);
+    for (const name of names) fs.writeFileSync(path.join(dir, name), '#!/bin/sh\n', { mode: 0o755 });
+    fs.copyFileSync(path.join(repo, source), path.join(dir, ours));
+    fs.chmodSync(path.join(dir, ours), 0o755);
+    const listed = spawnSync('run-parts', ['--test', dir], { encoding: 'utf8' });
+    expect(listed.status).toBe(0);
+    return listed.stdout.trim().split('\n').map((p) => path.basename(p));
+  }
+
+  it('the preinst shim runs before every other kernel preinst hook', () => {
+    const order = runPartsOrder(['01-early', 'dkms', 'intel-microcode', 'Zfoo'], '00-kbackup', 'hooks/kernel/preinst.d/00-kbackup');
+    expect(order[0]).toBe('00-kbackup');
+  });
+
+  it('the postinst shim runs after zz-update-grub', () => {
+    const order = runPartsOrder(
+      ['apt-auto-removal', 'dkms', 'initramfs-tools', 'unattended-upgrades', 'zz-update-grub'],
+      'zzz-kbackup',
+      'hooks/kernel/postinst.d/zzz-kbackup',
+    );
+    expect(order.at(-1)).toBe('zzz-kbackup');
+    expect(order.indexOf('zz-update-grub')).toBe(order.length - 2);
+  });
+});
