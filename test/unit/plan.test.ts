@@ -1,0 +1,153 @@
+// The planners, table-driven and in memory: no fs, no clock.
+import { describe, expect, it } from 'vitest';
+import { modelBoot } from '../../src/core/boot-model';
+import { DEFAULT_CONFIG, type Config } from '../../src/core/config';
+import { emptyManifest } from '../../src/core/manifest';
+import { parseBootName } from '../../src/core/names';
+import { backupSources, planAdopt, planBackup, planPrune, planPurge, planRestore } from '../../src/core/plan';
+import type { BootFile, BootScan } from '../../src/core/scan';
+
+const V = '6.1.0-18-amd64';
+const MiB = 1024 * 1024;
+
+function scanOf(files: Record<string, number>): BootScan {
+  const list: BootFile[] = Object.entries(files).map(([name, size]) => ({
+    name,
+    type: 'file',
+    size,
+    mode: 0o644,
+    uid: 0,
+    gid: 0,
+    mtimeMs: 0,
+    parsed: parseBootName(name),
+  }));
+  return { bootDir: '/boot', files: list, temps: [] };
+}
+
+const live = (v = V) => ({ [`vmlinuz-${v}`]: 8 * MiB, [`initrd.img-${v}`]: 40 * MiB, [`config-${v}`]: 1000, [`System.map-${v}`]: 2000 });
+const set = (stamp: string, v = V) => ({
+  [`kernel-${v}~~backup${stamp}`]: 8 * MiB,
+  [`initrd.img-${v}~~backup${stamp}`]: 40 * MiB,
+  [`config-${v}~~backup${stamp}`]: 1000,
+  [`System.map-${v}~~backup${stamp}`]: 2000,
+});
+
+function plan(files: Record<string, number>, opts: Partial<Config> & { free?: number; identical?: boolean; stamp?: string; protect?: string[] } = {}) {
+  const model = modelBoot(scanOf(files));
+  const config = { ...DEFAULT_CONFIG, files: [...DEFAULT_CONFIG.files], ...opts };
+  return planBackup({
+    model,
+    config,
+    manifest: emptyManifest(),
+    version: V,
+    stamp: opts.stamp ?? '202611222040',
+    sources: backupSources(model, config, V),
+    freeBytes: opts.free ?? 1000 * MiB,
+    identicalToNewest: opts.identical ?? false,
+    protectedIds: opts.protect,
+  });
+}
+
+describe('planBackup', () => {
+  it('copies the initrd first and the kernel image last, as kernel-V~~backup…', () => {
+    const p = plan(live());
+    expect(p.id).toBe(`${V}~~backup202611222040`);
+    expect(p.copies.map((c) => c.to)).toEqual([
+      `initrd.img-${V}~~backup202611222040`,
+      `System.map-${V}~~backup202611222040`,
+      `config-${V}~~backup202611222040`,
+      `kernel-${V}~~backup202611222040`,
+    ]);
+    expect(p.deletes).toEqual([]);
+  });
+
+  it.each([
+    ['nothing there', {}, 'nothing-to-back-up', false],
+    ['a kernel without initrd', { [`vmlinuz-${V}`]: 1 }, 'incomplete-live-set', true],
+    ['an initrd without kernel', { [`initrd.img-${V}`]: 1 }, 'incomplete-live-set', true],
+  ] as const)('skips %s', (_, files, reason, warn) => {
+    const p = plan(files);
+    expect(p.skip?.reason).toBe(reason);
+    expect(p.skip?.warn).toBe(warn);
+    expect(p.copies).toEqual([]);
+  });
+
+  it('takes the next free suffix when the minute is taken, never overwriting', () => {
+    const p = plan({ ...live(), ...set('202611222040'), [`kernel-${V}~~backup202611222040.2`]: 1 });
+    expect(p.id).toBe(`${V}~~backup202611222040.3`);
+  });
+
+  it('prunes beyond KEEP-1 before copying, oldest first, whole sets, kernel before initrd', () => {
+    const p = plan({ ...live(), ...set('202601010000'), ...set('202602010000'), ...set('202603010000') }, { keep: 2 });
+    expect(p.deletes.map((d) => d.id)).toEqual([`${V}~~backup202602010000`, `${V}~~backup202601010000`]);
+    expect(p.deletes[0]!.names[0]).toBe(`kernel-${V}~~backup202602010000`);
+    expect(p.deletes[0]!.names.at(-1)).toBe(`initrd.img-${V}~~backup202602010000`);
+    expect(p.deletes.every((d) => d.why === 'keep')).toBe(true);
+  });
+
+  it('removes more older sets only when that makes the backup fit', () => {
+    // needed 48 MiB; auto MIN_FREE = 1.2 * 48 + 16 = 73.6 MiB; free 100 MiB -> short by 21.6 MiB.
+    const fits = plan({ ...live(), ...set('202601010000'), ...set('202602010000') }, { free: 100 * MiB });
+    expect(fits.skip).toBeUndefined();
+    expect(fits.deletes.map((d) => [d.id, d.why])).toEqual([[`${V}~~backup202601010000`, 'space']]);
+    const hopeless = plan({ ...live(), ...set('202601010000') }, { free: 10 * MiB });
+    expect(hopeless.skip?.reason).toBe('no-space');
+    expect(hopeless.deletes).toEqual([]);
+    expect(hopeless.skip?.message).toMatch(/it needs 48\.0 MiB and 73\.6 MiB must stay free .* only 10\.0 MiB is free/);
+  });
+
+  it('honours a fixed MIN_FREE_MB', () => {
+    expect(plan(live(), { minFreeMb: 10, free: 58.01 * MiB }).skip).toBeUndefined();
+    expect(plan(live(), { minFreeMb: 10, free: 58 * MiB }).skip?.reason).toBe('no-space');
+  });
+
+  it('skips an identical set and KEEP=0, pruning per policy', () => {
+    expect(plan({ ...live(), ...set('202601010000') }, { identical: true }).skip?.reason).toBe('identical');
+    const zero = plan({ ...live(), ...set('202601010000') }, { keep: 0 });
+    expect(zero.skip?.reason).toBe('keep-zero');
+    expect(zero.deletes.map((d) => d.id)).toEqual([`${V}~~backup202601010000`]);
+  });
+
+  it('never deletes a protected set (the one a restore puts back)', () => {
+    const p = plan({ ...live(), ...set('202601010000'), ...set('202602010000') }, { keep: 1, protect: [`${V}~~backup202601010000`] });
+    expect(p.deletes.map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+  });
+
+  it('leaves other versions alone', () => {
+    const p = plan({ ...live(), ...set('202601010000', '6.1.0-17-amd64'), ...set('202601020000', '6.1.0-17-amd64') }, { keep: 1 });
+    expect(p.deletes).toEqual([]);
+  });
+});
+
+describe('planPrune / planPurge', () => {
+  const files = { ...live(), ...set('202601010000'), ...set('202602010000'), ...set('202601010000', '6.1.0-17-amd64') };
+  it('keeps N newest per version', () => {
+    expect(planPrune(modelBoot(scanOf(files)), 1).map((d) => d.id)).toEqual([`${V}~~backup202601010000`]);
+    expect(planPrune(modelBoot(scanOf(files)), 0).map((d) => d.id).sort()).toEqual(
+      [`6.1.0-17-amd64~~backup202601010000`, `${V}~~backup202601010000`, `${V}~~backup202602010000`].sort(),
+    );
+  });
+  it('purges one version only', () => {
+    expect(planPurge(modelBoot(scanOf(files)), '6.1.0-17-amd64').map((d) => d.id)).toEqual(['6.1.0-17-amd64~~backup202601010000']);
+  });
+});
+
+describe('planRestore / planAdopt', () => {
+  it('restores initrd first, image last, to live names', () => {
+    const model = modelBoot(scanOf({ ...live(), ...set('202601010000') }));
+    const r = planRestore(model.sets[0]!);
+    expect(r.copies.map((c) => `${c.from} -> ${c.to}`)).toEqual([
+      `initrd.img-${V}~~backup202601010000 -> initrd.img-${V}`,
+      `System.map-${V}~~backup202601010000 -> System.map-${V}`,
+      `config-${V}~~backup202601010000 -> config-${V}`,
+      `kernel-${V}~~backup202601010000 -> vmlinuz-${V}`,
+    ]);
+  });
+  it('renames legacy images, and reports a taken name as a conflict', () => {
+    const files = { ...live(), [`vmlinuz-${V}~~backup201407021638`]: 1, [`initrd.img-${V}~~backup201407021638`]: 1, [`vmlinuz-${V}~~backup201501010000`]: 1, [`kernel-${V}~~backup201501010000`]: 1 };
+    const model = modelBoot(scanOf(files));
+    const p = planAdopt(model, new Set(Object.keys(files)));
+    expect(p.renames).toEqual([{ id: `${V}~~backup201407021638`, from: `vmlinuz-${V}~~backup201407021638`, to: `kernel-${V}~~backup201407021638` }]);
+    expect(p.conflicts.map((c) => c.name)).toEqual([`vmlinuz-${V}~~backup201501010000`]);
+  });
+});
