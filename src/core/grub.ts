@@ -1,0 +1,768 @@
+// The GRUB model: which kernel Debian's update-grub puts first, and which entry grub.cfg boots.
+// Pure: no fs. The check command reads /boot, /etc/grub.d/10_linux, grub-mkconfig_lib, grub.cfg
+// and grubenv and passes their contents in.
+//
+// Two orderings exist in the wild, and kbackup's backup names must sort below the live kernel in
+// both (`V` above `V~~backup…`, newer backups first):
+// - 'dpkg' (Debian 12, grub 2.06-13): 10_linux repeatedly takes `version_find_latest $list`, whose
+//   `version_test_gt` strips the path up to the first "-", rewrites `[._-](pre|rc|test|git|old|trunk)`
+//   to `~…` and asks `dpkg --compare-versions`. Ties keep the earlier glob match.
+// - 'sort-v' (upstream 2.12, Debian 13): `reverse_sorted_list` is the whole path list, `.old`
+//   turned into " 1" and everything else suffixed " 2", through `LC_ALL=C sort -V -r`. Because the
+//   full path is compared, every /boot/vmlinuz-* sorts above every /boot/kernel-*.
+import { compareSortV, dpkgCompareVersions } from './version';
+
+export const GRUB_FLAVOURS = ['dpkg', 'sort-v'] as const;
+export type GrubFlavour = (typeof GRUB_FLAVOURS)[number];
+
+// ---------------------------------------------------------------------------------------------
+// Which ordering the installed scripts use
+
+/** The body of a shell function `name ()` in grub-mkconfig_lib, up to the next function. */
+function shellFunctionBody(text: string, name: string): string | undefined {
+  const start = new RegExp(`^${name}\\s*\\(\\)`, 'm').exec(text);
+  if (!start) return undefined;
+  const rest = text.slice(start.index + start[0].length);
+  const next = /^[A-Za-z_][A-Za-z0-9_]*\s*\(\)/m.exec(rest);
+  return next ? rest.slice(0, next.index) : rest;
+}
+
+function withoutComments(text: string): string {
+  return text
+    .split('\n')
+    .filter((line) => !/^\s*#/.test(line))
+    .join('\n');
+}
+
+/**
+ * The ordering the installed /etc/grub.d/10_linux uses, or undefined if it is neither Debian 12's
+ * nor upstream 2.12's. Without the grub-mkconfig_lib text, a `version_find_latest` script is taken
+ * to be Debian's (upstream 2.06 compared with `sort -V` there instead of dpkg).
+ */
+export function detectFlavour(tenLinuxText: string, mkconfigLibText?: string): GrubFlavour | undefined {
+  const script = withoutComments(tenLinuxText);
+  const lib = mkconfigLibText === undefined ? undefined : withoutComments(mkconfigLibText);
+  const sortsReversed = /reverse_sorted_list=.*\bversion_sort\s+-r\b/.test(script);
+  const findsLatest = /`version_find_latest\s|\$\(version_find_latest\s/.test(script);
+  if (sortsReversed && !findsLatest) {
+    if (lib === undefined) return 'sort-v';
+    const body = shellFunctionBody(lib, 'version_sort');
+    // Ubuntu swaps in grub-sort-version (dpkg order with flavour preferences): not modelled.
+    return body !== undefined && /LC_ALL=C sort -V/.test(body) ? 'sort-v' : undefined;
+  }
+  if (findsLatest && !sortsReversed) {
+    if (lib === undefined) return 'dpkg';
+    const body = shellFunctionBody(lib, 'version_test_gt');
+    return body !== undefined && /dpkg --compare-versions/.test(body) ? 'dpkg' : undefined;
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// What 10_linux lists, in order
+
+export interface BootEntry {
+  name: string;
+  /** `test -f`: a regular file, after following symlinks. Directories and broken links are false. */
+  isFile: boolean;
+}
+
+export interface GrubOrderOptions {
+  /** `uname -m`; x86 scans only vmlinuz-*, other machines also vmlinux-*. Default x86_64. */
+  machine?: string;
+  /** Entries of the filesystem root, for the `/vmlinuz-*` glob (rare). Default none. */
+  rootEntries?: readonly BootEntry[];
+  /** GRUB_EARLY_INITRD_LINUX_STOCK + _CUSTOM; default grub-mkconfig's stock microcode list. */
+  earlyInitrds?: readonly string[];
+  /** GRUB_TOP_LEVEL (sort-v scripts only: Debian 12's 10_linux has no such setting). */
+  topLevel?: string;
+}
+
+export interface GrubKernel {
+  /** The image path as 10_linux names it (`/boot/NAME`, or `/NAME` for the root glob). */
+  image: string;
+  /** `version` in 10_linux: the name without its longest digit-free prefix ending in "-". */
+  version: string;
+  /** The initrd 10_linux found for it (first hit of its search list), if any. */
+  initrd?: string;
+  /** Microcode images put before `initrd` on the same `initrd` line. */
+  earlyInitrds: string[];
+}
+
+/** grub-mkconfig's default GRUB_EARLY_INITRD_LINUX_STOCK. */
+export const STOCK_EARLY_INITRDS = [
+  'intel-uc.img',
+  'intel-ucode.img',
+  'amd-uc.img',
+  'amd-ucode.img',
+  'early_ucode.cpio',
+  'microcode.cpio',
+] as const;
+
+function isX86(machine: string): boolean {
+  return /^i.86$/.test(machine) || machine === 'x86_64';
+}
+
+/** grub-mkconfig_lib's grub_file_is_not_garbage, on the full path. */
+export function isGrubGarbage(path: string, isFile: boolean): boolean {
+  if (!isFile) return true;
+  return (
+    path.includes('.dpkg-') ||
+    path.endsWith('.rpmsave') ||
+    path.endsWith('.rpmnew') ||
+    path.startsWith('README') ||
+    path.includes('/README') ||
+    path.endsWith('.sig')
+  );
+}
+
+/** dash sorts glob matches with strcmp: byte order of the UTF-8 encoding. */
+function compareBytewise(a: string, b: string): number {
+  const x = Buffer.from(a, 'utf8');
+  const y = Buffer.from(b, 'utf8');
+  return Buffer.compare(x, y);
+}
+
+/** The candidate list 10_linux builds: each glob's matches in byte order, garbage dropped. */
+function candidateImages(bootEntries: readonly BootEntry[], machine: string, rootEntries: readonly BootEntry[]): string[] {
+  const globs: { dir: '/boot' | ''; prefix: string }[] = isX86(machine)
+    ? [
+        { dir: '/boot', prefix: 'vmlinuz-' },
+        { dir: '', prefix: 'vmlinuz-' },
+        { dir: '/boot', prefix: 'kernel-' },
+      ]
+    : [
+        { dir: '/boot', prefix: 'vmlinuz-' },
+        { dir: '/boot', prefix: 'vmlinux-' },
+        { dir: '', prefix: 'vmlinuz-' },
+        { dir: '', prefix: 'vmlinux-' },
+        { dir: '/boot', prefix: 'kernel-' },
+      ];
+  const list: string[] = [];
+  for (const glob of globs) {
+    const entries = glob.dir === '/boot' ? bootEntries : rootEntries;
+    const matches = entries
+      .filter((e) => e.name.startsWith(glob.prefix) && !e.name.includes('/'))
+      .sort((a, b) => compareBytewise(a.name, b.name));
+    for (const e of matches) {
+      const path = `${glob.dir}/${e.name}`;
+      if (!isGrubGarbage(path, e.isFile)) list.push(path);
+    }
+  }
+  return list;
+}
+
+/** Debian's version_test_gt_sedexp: `s/[^-]*-//;s/[._-]\(pre\|rc\|test\|git\|old\|trunk\)/~\1/g`. */
+export function debianGrubVersionKey(path: string): string {
+  return path.replace(/^[^-]*-/, '').replace(/[._-](pre|rc|test|git|old|trunk)/g, '~$1');
+}
+
+/** Debian 12's version_test_gt A B, including its (now unreachable) `.old` cases. */
+function versionTestGt(a: string, b: string): boolean {
+  let x = debianGrubVersionKey(a);
+  let y = debianGrubVersionKey(b);
+  if (y === '') return true;
+  let relation: 'gt' | 'ge' = 'gt';
+  const pair = `${x}:${y}`;
+  if (/^.*\.old:.*\.old$/s.test(pair)) {
+    // both .old: compared as they are
+  } else if (/^.*\.old:.*$/s.test(pair)) {
+    x = x.replace(/\.old$/, '');
+  } else if (/^.*:.*\.old$/s.test(pair)) {
+    y = y.replace(/\.old$/, '');
+    relation = 'ge';
+  }
+  // dpkg refusing a version (exit 2) reads as "not greater" in the `if`.
+  return dpkgCompareVersions(x, relation, y) === 0;
+}
+
+function orderLikeDebian12(list: readonly string[]): string[] {
+  let remaining = [...list];
+  const ordered: string[] = [];
+  while (remaining.length > 0) {
+    let latest = '';
+    for (const candidate of remaining) {
+      if (versionTestGt(candidate, latest)) latest = candidate;
+    }
+    if (latest.endsWith('.efi.signed')) {
+      // 10_linux drops these (linux_entry boots IMAGE.efi.signed beside IMAGE), with an unquoted
+      // `grep -vx $linux`, so a "." in the name matches any character.
+      const pattern = new RegExp(`^${latest.replace(/[\\^$*+?()[\]{}|]/g, '\\$&')}$`);
+      remaining = remaining.filter((p) => !pattern.test(p));
+      continue;
+    }
+    ordered.push(latest);
+    remaining = remaining.filter((p) => p !== latest);
+  }
+  return ordered;
+}
+
+function orderLikeSortV(list: readonly string[], topLevel: string | undefined): string[] {
+  const keyed = list.map((path) => (path.endsWith('.old') ? `${path.slice(0, -'.old'.length)} 1` : `${path} 2`));
+  keyed.sort((a, b) => compareSortV(b, a));
+  const ordered = keyed.map((line) => line.replace(/ 1$/, '.old').replace(/ 2$/, ''));
+  if (topLevel !== undefined && topLevel !== '' && ordered.includes(topLevel)) {
+    return [topLevel, ...ordered.filter((p) => p !== topLevel)];
+  }
+  return ordered;
+}
+
+/** 10_linux's `sed -e "s,^[^0-9]*-,,g"` on the basename. */
+export function grubKernelVersion(basename: string): string {
+  return basename.replace(/^[^0-9]*-/, '');
+}
+
+function genkernelArch(machine: string): string {
+  if (/^i.86$/.test(machine)) return 'x86';
+  if (machine === 'mips' || machine === 'mips64') return 'mips';
+  if (machine === 'mipsel' || machine === 'mips64el') return 'mipsel';
+  if (machine.startsWith('arm')) return 'arm';
+  return machine;
+}
+
+/** The names 10_linux tries, in order; the first that exists (`test -e`) is the initrd. */
+export function initrdCandidates(version: string, flavour: GrubFlavour, machine = 'x86_64'): string[] {
+  const alt = version.replace(/\.old$/, '');
+  const arch = genkernelArch(machine);
+  const genkernel = [
+    `initramfs-genkernel-${version}`,
+    `initramfs-genkernel-${alt}`,
+    `initramfs-genkernel-${arch}-${version}`,
+    `initramfs-genkernel-${arch}-${alt}`,
+  ];
+  if (flavour === 'dpkg') {
+    return [
+      `initrd.img-${version}`,
+      `initrd-${version}.img`,
+      `initrd-${version}.gz`,
+      `initrd-${version}`,
+      `initramfs-${version}.img`,
+      `initrd.img-${alt}`,
+      `initrd-${alt}.img`,
+      `initrd-${alt}`,
+      `initramfs-${alt}.img`,
+      ...genkernel,
+    ];
+  }
+  return [
+    `initrd.img-${version}`,
+    `initrd-${version}.img`,
+    `initrd-${alt}.img.old`,
+    `initrd-${version}.gz`,
+    `initrd-${alt}.gz.old`,
+    `initrd-${version}`,
+    `initramfs-${version}.img`,
+    `initramfs-${alt}.img.old`,
+    `initrd.img-${alt}`,
+    `initrd-${alt}.img`,
+    `initrd-${alt}`,
+    `initramfs-${alt}.img`,
+    ...genkernel,
+  ];
+}
+
+/**
+ * The kernel images exactly as /etc/grub.d/10_linux lists them (first = the top-level entry and
+ * entry 0 of "Advanced options"), each with the initrd it will get. `bootEntries` is a listing of
+ * /boot; any entry counts as existing for the initrd search (`test -e`), so leave out broken links.
+ */
+export function grubMenuOrder(
+  bootEntries: readonly BootEntry[],
+  flavour: GrubFlavour,
+  opts: GrubOrderOptions = {},
+): GrubKernel[] {
+  const machine = opts.machine ?? 'x86_64';
+  const rootEntries = opts.rootEntries ?? [];
+  const early = opts.earlyInitrds ?? STOCK_EARLY_INITRDS;
+  const list = candidateImages(bootEntries, machine, rootEntries);
+  const ordered = flavour === 'dpkg' ? orderLikeDebian12(list) : orderLikeSortV(list, opts.topLevel);
+  const bootNames = new Set(bootEntries.map((e) => e.name));
+  const rootNames = new Set(rootEntries.map((e) => e.name));
+  return ordered.map((image) => {
+    const slash = image.lastIndexOf('/');
+    const dir = image.slice(0, slash);
+    const basename = image.slice(slash + 1);
+    const present = dir === '/boot' ? bootNames : rootNames;
+    const version = grubKernelVersion(basename);
+    const found = initrdCandidates(version, flavour, machine).find((name) => present.has(name));
+    const kernel: GrubKernel = {
+      image,
+      version,
+      earlyInitrds: early.filter((name) => present.has(name)).map((name) => `${dir}/${name}`),
+    };
+    if (found !== undefined) kernel.initrd = `${dir}/${found}`;
+    return kernel;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// grub.cfg
+
+export interface MenuEntry {
+  kind: 'entry';
+  title: string;
+  /** `--id` / `$menuentry_id_option`; GRUB uses the title when there is none. */
+  id?: string;
+  /** Kernel path from the first `linux`/`linuxefi`/`linux16` line, as written (relative to GRUB's root). */
+  linux?: string;
+  linuxArgs: string[];
+  initrds: string[];
+  /** Index path: [2] is top-level entry 2, [1, 0] the first entry of the submenu at 1. */
+  position: number[];
+  /** Inside an `if` in grub.cfg, so it may not exist at boot (e.g. UEFI firmware settings). */
+  conditional: boolean;
+  line: number;
+}
+
+export interface Submenu {
+  kind: 'submenu';
+  title: string;
+  id?: string;
+  children: MenuNode[];
+  position: number[];
+  conditional: boolean;
+  line: number;
+}
+
+export type MenuNode = MenuEntry | Submenu;
+
+export interface GrubMenu {
+  entries: MenuNode[];
+  /** The value `set default=` gives when no one-time next_entry is pending, variables unexpanded. */
+  default?: string;
+  /** GRUB_DEFAULT=saved: the default is `${saved_entry}` from grubenv. */
+  defaultIsSaved: boolean;
+  /** grub.cfg runs `load_env`, so grubenv's variables (saved_entry, next_entry) count. */
+  loadsEnv: boolean;
+  /** 00_header's `if [ "${next_entry}" ]` branch (grub-reboot) is present. */
+  honoursNextEntry: boolean;
+  /** 10_linux's rewrites of pre-2.00 titles used as GRUB_DEFAULT. */
+  titleCorrections: { from: string; to: string }[];
+}
+
+/** A word of GRUB script: literal text and variable references. */
+type Segment = { text: string } | { variable: string };
+interface Word {
+  segments: Segment[];
+}
+
+function wordLiteral(word: Word): string {
+  return word.segments.map((s) => ('text' in s ? s.text : `\${${s.variable}}`)).join('');
+}
+
+function expandWord(word: Word, vars: ReadonlyMap<string, string>): string {
+  return word.segments.map((s) => ('text' in s ? s.text : (vars.get(s.variable) ?? ''))).join('');
+}
+
+/** Splits one line of GRUB script into commands (at unquoted `;`) of words. */
+function tokenizeLine(line: string): Word[][] {
+  const commands: Word[][] = [];
+  let words: Word[] = [];
+  let segments: Segment[] | undefined;
+  let text = '';
+  const flushText = () => {
+    if (text !== '') (segments ??= []).push({ text });
+    text = '';
+  };
+  const endWord = () => {
+    flushText();
+    if (segments) words.push({ segments });
+    segments = undefined;
+  };
+  const readVariable = (i: number): { name: string; next: number } | undefined => {
+    if (line[i + 1] === '{') {
+      const close = line.indexOf('}', i + 2);
+      if (close < 0) return undefined;
+      return { name: line.slice(i + 2, close), next: close + 1 };
+    }
+    const m = /^[A-Za-z_][A-Za-z0-9_]*|^[0-9#?*@]/.exec(line.slice(i + 1));
+    return m ? { name: m[0], next: i + 1 + m[0].length } : undefined;
+  };
+  let i = 0;
+  while (i < line.length) {
+    const c = line[i]!;
+    if (c === ' ' || c === '\t') {
+      endWord();
+      i++;
+    } else if (c === ';') {
+      endWord();
+      commands.push(words);
+      words = [];
+      i++;
+    } else if (c === '#' && segments === undefined && text === '') {
+      break;
+    } else if (c === "'") {
+      segments ??= [];
+      const close = line.indexOf("'", i + 1);
+      const end = close < 0 ? line.length : close;
+      text += line.slice(i + 1, end);
+      i = end + 1;
+    } else if (c === '"') {
+      segments ??= [];
+      i++;
+      while (i < line.length && line[i] !== '"') {
+        const d = line[i]!;
+        if (d === '\\' && i + 1 < line.length && '$"\\\n'.includes(line[i + 1]!)) {
+          text += line[i + 1];
+          i += 2;
+        } else if (d === '$') {
+          const v = readVariable(i);
+          if (v) {
+            flushText();
+            segments.push({ variable: v.name });
+            i = v.next;
+          } else {
+            text += d;
+            i++;
+          }
+        } else {
+          text += d;
+          i++;
+        }
+      }
+      i++;
+    } else if (c === '\\') {
+      segments ??= [];
+      if (i + 1 < line.length) text += line[i + 1];
+      i += 2;
+    } else if (c === '$') {
+      segments ??= [];
+      const v = readVariable(i);
+      if (v) {
+        flushText();
+        segments.push({ variable: v.name });
+        i = v.next;
+      } else {
+        text += c;
+        i++;
+      }
+    } else {
+      segments ??= [];
+      text += c;
+      i++;
+    }
+  }
+  endWord();
+  commands.push(words);
+  return commands.filter((cmd) => cmd.length > 0);
+}
+
+const OPTIONS_WITH_ARGUMENT = new Set(['--class', '--users', '--hotkey', '--id', '--source']);
+
+function parseMenuHeader(words: Word[]): { title: string; id?: string } | undefined {
+  let title: string | undefined;
+  let id: string | undefined;
+  // words[0] is menuentry/submenu, the last is "{".
+  for (let k = 1; k < words.length - 1; k++) {
+    const literal = wordLiteral(words[k]!);
+    // `$menuentry_id_option` is "--id" whenever GRUB supports ids (feature_menuentry_id, 2.00+).
+    const option = literal === '${menuentry_id_option}' ? '--id' : literal;
+    if (OPTIONS_WITH_ARGUMENT.has(option)) {
+      const value = words[k + 1];
+      if (option === '--id' && value && k + 1 < words.length - 1) id = wordLiteral(value);
+      k++;
+    } else if (option.startsWith('--')) {
+      continue; // --unrestricted and other flags
+    } else if (title === undefined) {
+      title = literal;
+    }
+  }
+  if (title === undefined) return undefined;
+  return id === undefined ? { title } : { title, id };
+}
+
+const TITLE_CORRECTION = /if \[ "x\$default" = '((?:[^']|'\\'')*)' \]; then default='((?:[^']|'\\'')*)'; fi;/g;
+const unquoteGrub = (s: string) => s.replace(/'\\''/g, "'");
+
+interface Frame {
+  kind: 'entry' | 'submenu' | 'other';
+  node?: MenuNode;
+  conditionalDepth: number;
+}
+
+/** Menu entries and submenus of a grub.cfg in order, and how it picks its default. */
+export function parseGrubCfg(text: string): GrubMenu {
+  const menu: GrubMenu = {
+    entries: [],
+    defaultIsSaved: false,
+    loadsEnv: false,
+    honoursNextEntry: false,
+    titleCorrections: [],
+  };
+  const frames: Frame[] = [];
+  let conditionalDepth = 0;
+  let defaultWord: Word | undefined;
+
+  const siblings = (): MenuNode[] => {
+    for (let k = frames.length - 1; k >= 0; k--) {
+      const node = frames[k]!.node;
+      if (node?.kind === 'submenu') return node.children;
+    }
+    return menu.entries;
+  };
+  const parentPosition = (): number[] => {
+    for (let k = frames.length - 1; k >= 0; k--) {
+      const node = frames[k]!.node;
+      if (node?.kind === 'submenu') return node.position;
+    }
+    return [];
+  };
+  const currentEntry = (): MenuEntry | undefined => {
+    const node = frames[frames.length - 1]?.node;
+    return node?.kind === 'entry' ? node : undefined;
+  };
+
+  const lines = text.split('\n');
+  lines.forEach((rawLine, index) => {
+    const lineNumber = index + 1;
+    for (const m of rawLine.matchAll(TITLE_CORRECTION)) {
+      menu.titleCorrections.push({ from: unquoteGrub(m[1]!), to: unquoteGrub(m[2]!) });
+    }
+    for (const words of tokenizeLine(rawLine)) {
+      const first = wordLiteral(words[0]!);
+      const last = wordLiteral(words[words.length - 1]!);
+      if ((first === 'menuentry' || first === 'submenu') && last === '{') {
+        const header = parseMenuHeader(words);
+        const list = siblings();
+        const position = [...parentPosition(), list.length];
+        const conditional = conditionalDepth > 0 || frames.some((f) => f.conditionalDepth > 0);
+        const base = { title: header?.title ?? '', position, conditional, line: lineNumber };
+        const node: MenuNode =
+          first === 'menuentry'
+            ? { kind: 'entry', ...base, linuxArgs: [], initrds: [] }
+            : { kind: 'submenu', ...base, children: [] };
+        if (header?.id !== undefined) node.id = header.id;
+        list.push(node);
+        frames.push({ kind: node.kind, node, conditionalDepth });
+        conditionalDepth = 0;
+        continue;
+      }
+      if (first === '}' && words.length === 1) {
+        const frame = frames.pop();
+        if (frame) conditionalDepth = frame.conditionalDepth;
+        continue;
+      }
+      if (last === '{' && words.length >= 2) {
+        frames.push({ kind: 'other', conditionalDepth });
+        conditionalDepth = 0;
+        continue;
+      }
+      if (first === 'if') conditionalDepth++;
+      if (first === 'fi' && conditionalDepth > 0) conditionalDepth--;
+      const command = first === 'then' || first === 'else' ? words.slice(1) : words;
+      const name = command[0] ? wordLiteral(command[0]) : '';
+      const entry = currentEntry();
+      if (entry && /^linux(efi|16)?$/.test(name) && entry.linux === undefined && command[1]) {
+        entry.linux = wordLiteral(command[1]);
+        entry.linuxArgs = command.slice(2).map(wordLiteral);
+      } else if (entry && /^initrd(efi|16)?$/.test(name)) {
+        entry.initrds = command.slice(1).map(wordLiteral);
+      } else if (name === 'load_env') {
+        menu.loadsEnv = true;
+      } else if (name === 'set' && command[1] && wordLiteral(command[1]).startsWith('default=')) {
+        const value = command[1];
+        const segments = [...value.segments];
+        // Strip "default=" from the front of the word's first literal segment.
+        const head = segments[0];
+        if (head && 'text' in head) segments[0] = { text: head.text.slice('default='.length) };
+        const word = { segments: segments.filter((s) => !('text' in s) || s.text !== '') };
+        if (wordLiteral(word) === '${next_entry}') menu.honoursNextEntry = true;
+        else if (frames.length === 0) defaultWord = word;
+      }
+    }
+  });
+  if (defaultWord) {
+    menu.default = wordLiteral(defaultWord);
+    menu.defaultIsSaved = defaultWord.segments.some((s) => 'variable' in s && s.variable === 'saved_entry');
+  }
+  return menu;
+}
+
+// ---------------------------------------------------------------------------------------------
+// grubenv
+
+export const GRUBENV_SIGNATURE = '# GRUB Environment Block\n';
+export const GRUBENV_SIZE = 1024;
+
+export interface Grubenv {
+  vars: Map<string, string>;
+  /** Why GRUB's load_env would reject or misread the block, if it would. */
+  problem?: string;
+}
+
+/** grub_envblk_iterate: `name=value` lines after the signature, `#` lines skipped, `\` escapes. */
+export function parseGrubenv(text: string): Grubenv {
+  const vars = new Map<string, string>();
+  if (!text.startsWith(GRUBENV_SIGNATURE)) {
+    return { vars, problem: 'it does not start with "# GRUB Environment Block", so GRUB ignores it' };
+  }
+  const size = Buffer.byteLength(text, 'utf8');
+  let p = GRUBENV_SIGNATURE.length;
+  const end = text.length;
+  const nextLine = (q: number) => {
+    const nl = text.indexOf('\n', q);
+    return nl < 0 ? end : nl + 1;
+  };
+  let broken = false;
+  while (p < end) {
+    if (text[p] === '#') {
+      p = nextLine(p);
+      continue;
+    }
+    const eq = text.indexOf('=', p);
+    if (eq < 0) {
+      broken = true;
+      break;
+    }
+    const name = text.slice(p, eq);
+    let q = eq + 1;
+    let value = '';
+    while (q < end && text[q] !== '\n') {
+      if (text[q] === '\\') q++;
+      if (q < end) value += text[q];
+      q++;
+    }
+    if (q >= end) {
+      broken = true;
+      break;
+    }
+    vars.set(name, value);
+    p = nextLine(q);
+  }
+  const result: Grubenv = { vars };
+  if (broken) result.problem = 'its last line is cut off, so GRUB stops reading there';
+  else if (size !== GRUBENV_SIZE) result.problem = `it is ${size} bytes, not ${GRUBENV_SIZE} (grub-editenv keeps it padded)`;
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The default entry, as GRUB resolves `default` (grub-core/normal/menu.c)
+
+/** grub_strtoul(s, 0, 0): leading blanks, 0x hex, 0 octal; undefined when no digit is read. */
+function grubStrtoul(s: string): number | undefined {
+  let i = 0;
+  while (i < s.length && ' \t\n\r\f\v'.includes(s[i]!)) i++;
+  let base = 10;
+  if (s[i] === '0' && s[i + 1] === 'x') {
+    base = 16;
+    i += 2;
+  } else if (s[i] === '0' && s[i + 1] !== undefined && s[i + 1]! >= '0' && s[i + 1]! <= '7') {
+    base = 8;
+  }
+  let value = 0;
+  let found = false;
+  for (; i < s.length; i++) {
+    const digit = parseInt(s[i]!, 36);
+    if (Number.isNaN(digit) || digit >= base) break;
+    value = value * base + digit;
+    found = true;
+  }
+  return found ? value : undefined;
+}
+
+/** menuentry_eq: SPEC names ID if they agree up to an unescaped ">" in SPEC (">>" is a literal ">"). */
+function menuentryEq(id: string, spec: string): boolean {
+  let i = 0;
+  let j = 0;
+  for (;;) {
+    if (spec[j] === '>' && spec[j + 1] !== '>' && i === id.length) return true;
+    if (spec[j] === '>' && spec[j + 1] !== '>') return false;
+    if (spec[j] === '>') j++;
+    if (id[i] !== spec[j]) return false;
+    if (i === id.length) return true;
+    i++;
+    j++;
+  }
+}
+
+/** What `default` becomes inside a submenu GRUB enters: the text after the first unescaped ">". */
+function specRemainder(spec: string): string | undefined {
+  for (let k = 0; k < spec.length; k++) {
+    if (spec[k] === '>' && spec[k + 1] === '>') {
+      k++;
+      continue;
+    }
+    if (spec[k] === '>') return k + 1 < spec.length ? spec.slice(k + 1) : undefined;
+  }
+  return undefined;
+}
+
+function entryNumber(nodes: readonly MenuNode[], spec: string | undefined): number {
+  if (spec === undefined) return -1;
+  const n = grubStrtoul(spec);
+  if (n !== undefined) return n > 0x7fffffff ? -1 : n;
+  return nodes.findIndex((node) => menuentryEq(node.title, spec) || menuentryEq(node.id ?? node.title, spec));
+}
+
+export interface DefaultEntry {
+  entry?: MenuEntry;
+  /** How GRUB got there, for a person: the setting, its value and the entry's place. */
+  how: string;
+  /** Set when GRUB falls back to entry 0 or cannot boot anything by default. */
+  problem?: string;
+}
+
+function describe(node: MenuNode): string {
+  return `${node.position.join('>')} "${node.title}"`;
+}
+
+/** The entry GRUB boots when nobody touches the keyboard, resolving GRUB_DEFAULT like GRUB does. */
+export function resolveDefaultEntry(menu: GrubMenu, grubenvText?: string): DefaultEntry {
+  const problems: string[] = [];
+  let vars = new Map<string, string>();
+  if (menu.loadsEnv && grubenvText !== undefined && grubenvText.length > 0) {
+    const env = parseGrubenv(grubenvText);
+    if (env.problem) problems.push(`grubenv: ${env.problem}`);
+    vars = env.vars;
+  }
+  // 00_header restores prev_saved_entry into saved_entry only after `set default=` has read it,
+  // so it changes the default from the next boot on, not this one.
+
+  let spec: string | undefined;
+  let how: string;
+  const nextEntry = vars.get('next_entry');
+  if (menu.honoursNextEntry && nextEntry) {
+    spec = nextEntry;
+    how = `next_entry="${nextEntry}" in grubenv (grub-reboot, this boot only)`;
+  } else if (menu.default !== undefined) {
+    spec = menu.default.replace(/\$\{([^}]*)\}/g, (_, name: string) => vars.get(name) ?? '');
+    how = menu.defaultIsSaved
+      ? `GRUB_DEFAULT=saved, saved_entry="${vars.get('saved_entry') ?? ''}"`
+      : `default="${menu.default}"`;
+  } else {
+    how = 'no default set';
+  }
+  for (const fix of menu.titleCorrections) {
+    if (spec === fix.from) {
+      spec = fix.to;
+      how += ` (old title rewritten to "${fix.to}")`;
+      break;
+    }
+  }
+
+  let nodes: readonly MenuNode[] = menu.entries;
+  let current = spec;
+  for (;;) {
+    if (nodes.length === 0) {
+      problems.push('the menu has no entries to boot');
+      return { how, problem: problems.join('; ') };
+    }
+    let index = entryNumber(nodes, current);
+    if (index < 0 || index >= nodes.length) {
+      if (current !== undefined && current !== '') {
+        problems.push(`"${current}" matches no menu entry, so GRUB boots entry 0 instead`);
+      }
+      index = 0;
+    }
+    const node = nodes[index]!;
+    if (node.conditional) problems.push(`${describe(node)} is inside an "if" and may not exist at boot`);
+    if (node.kind === 'entry') {
+      const result: DefaultEntry = { entry: node, how: `${how} → ${describe(node)}` };
+      if (problems.length > 0) result.problem = problems.join('; ');
+      return result;
+    }
+    how += ` → submenu ${describe(node)}`;
+    current = current === undefined ? undefined : specRemainder(current);
+    nodes = node.children;
+  }
+}
