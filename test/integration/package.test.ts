@@ -1,0 +1,241 @@
+// The .deb as dpkg sees it: what it installs, with which modes, which conffiles, which control
+// fields, and that lintian finds nothing left unexplained. Needs `npm run deb` first (CI runs it
+// before `npm test`); a missing .deb fails every test here instead of skipping them.
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { version } from '../../package.json';
+import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig } from '../../src/core/config';
+
+const repo = path.resolve(__dirname, '../..');
+const deb = path.join(repo, 'dist', `kbackup_${version}_amd64.deb`);
+
+const SHIMS = [
+  '/etc/kernel/preinst.d/00-kbackup',
+  '/etc/kernel/postinst.d/zzz-kbackup',
+  '/etc/kernel/postrm.d/kbackup',
+  '/etc/initramfs/post-update.d/kbackup',
+];
+const MAN_PAGE = '/usr/share/man/man8/kbackup.8.gz';
+const COMPLETION = '/usr/share/bash-completion/completions/kbackup';
+
+/** Every regular file the package ships, with its mode. */
+const EXPECTED_FILES: Record<string, string> = {
+  '/usr/sbin/kbackup': '-rwxr-xr-x',
+  ...Object.fromEntries(SHIMS.map((s) => [s, '-rwxr-xr-x'])),
+  '/etc/default/kbackup': '-rw-r--r--',
+  [MAN_PAGE]: '-rw-r--r--',
+  [COMPLETION]: '-rw-r--r--',
+  '/usr/share/doc/kbackup/copyright': '-rw-r--r--',
+  '/usr/share/doc/kbackup/changelog.gz': '-rw-r--r--',
+  '/usr/share/doc/kbackup/LICENSE.nodejs.gz': '-rw-r--r--',
+  '/usr/share/lintian/overrides/kbackup': '-rw-r--r--',
+};
+
+function run(file: string, args: string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}) {
+  const result = spawnSync(file, args, { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, ...options });
+  if (result.error) throw result.error;
+  return result;
+}
+
+function ok(file: string, args: string[]): string {
+  const result = run(file, args);
+  if (result.status !== 0) throw new Error(`${file} ${args.join(' ')} exited ${result.status}: ${result.stderr}`);
+  return result.stdout;
+}
+
+let extracted: string;
+let control: string;
+
+beforeAll(() => {
+  if (!fs.existsSync(deb)) throw new Error(`${deb} does not exist: run npm run deb first`);
+  extracted = fs.mkdtempSync(path.join(os.tmpdir(), 'kbackup-deb-'));
+  ok('dpkg-deb', ['-x', deb, path.join(extracted, 'root')]);
+  ok('dpkg-deb', ['-e', deb, path.join(extracted, 'DEBIAN')]);
+  control = path.join(extracted, 'DEBIAN');
+}, 300_000);
+
+afterAll(() => {
+  if (extracted) fs.rmSync(extracted, { recursive: true, force: true });
+});
+
+const inRoot = (p: string) => path.join(extracted, 'root', p);
+
+describe('contents', () => {
+  function listing(): Map<string, { mode: string; owner: string }> {
+    const entries = new Map<string, { mode: string; owner: string }>();
+    for (const line of ok('dpkg-deb', ['-c', deb]).trim().split('\n')) {
+      const [mode, owner, , , , ...rest] = line.split(/\s+/);
+      const name = rest.join(' ').replace(/^\./, '').replace(/\/$/, '') || '/';
+      entries.set(name, { mode: mode!, owner: owner! });
+    }
+    return entries;
+  }
+
+  it('ships exactly the expected files, with their modes, owned by root', () => {
+    const entries = listing();
+    const files = Object.fromEntries([...entries].filter(([, e]) => !e.mode.startsWith('d')).map(([p, e]) => [p, e.mode]));
+    expect(files).toEqual(EXPECTED_FILES);
+    for (const [name, entry] of entries) expect(entry.owner, name).toBe('root/root');
+  });
+
+  it('creates the state directory and nothing in /boot', () => {
+    const entries = listing();
+    expect(entries.get('/var/lib/kbackup')?.mode).toBe('drwxr-xr-x');
+    expect([...entries.keys()].filter((p) => p === '/boot' || p.startsWith('/boot/'))).toEqual([]);
+  });
+
+  it('ships shims whose names run-parts accepts, identical to hooks/', () => {
+    for (const shim of SHIMS) {
+      expect(path.basename(shim)).toMatch(/^[A-Za-z0-9_-]+$/);
+      const source = path.join(repo, 'hooks', shim.replace(/^\/etc\//, ''));
+      expect(fs.readFileSync(inRoot(shim), 'utf8'), shim).toBe(fs.readFileSync(source, 'utf8'));
+    }
+  });
+
+  it('ships an executable that still runs after packaging (not stripped again), with no Node.js and an empty environment', () => {
+    const result = run(inRoot('/usr/sbin/kbackup'), ['--version'], { env: {} });
+    expect(result.stderr).toBe('');
+    expect(result.stdout.trim()).toBe(version);
+    expect(result.status).toBe(0);
+  });
+});
+
+describe('control', () => {
+  const field = (name: string) => ok('dpkg-deb', ['-f', deb, name]).trim();
+
+  it('names the package, its version (package.json) and architecture', () => {
+    expect(field('Package')).toBe('kbackup');
+    expect(field('Version')).toBe(version);
+    expect(field('Architecture')).toBe('amd64');
+    expect(field('Section')).toBe('admin');
+    expect(field('Priority')).toBe('optional');
+  });
+
+  it('depends on the C libraries the executable links, and needs neither node nor grub', () => {
+    const depends = field('Depends')
+      .split(',')
+      .map((d) => d.trim().split(/[\s(]/)[0]);
+    expect(depends).toContain('libc6');
+    expect(depends).toContain('libstdc++6');
+    expect(depends.filter((d) => /node|grub/.test(d!))).toEqual([]);
+    expect(field('Pre-Depends')).toBe('');
+  });
+
+  it('lists exactly the shims and /etc/default/kbackup as conffiles', () => {
+    const conffiles = fs.readFileSync(path.join(control, 'conffiles'), 'utf8').trim().split('\n').sort();
+    expect(conffiles).toEqual([...SHIMS, '/etc/default/kbackup'].sort());
+  });
+
+  it('purge removes the state and never touches /boot', () => {
+    const postrm = fs.readFileSync(path.join(control, 'postrm'), 'utf8');
+    expect(postrm).toMatch(/^\s*rm -rf \/var\/lib\/kbackup$/m);
+    const code = postrm.split('\n').filter((l) => !/^\s*#/.test(l));
+    const bootLines = code.filter((l) => l.includes('/boot'));
+    expect(bootLines.length).toBeGreaterThan(0); // it tells the administrator the backups are kept
+    for (const line of bootLines) expect(line, line).toMatch(/^\s*(echo|")/);
+    const dash = run('dash', ['-n', path.join(control, 'postrm')]);
+    expect(dash.status).toBe(0);
+  });
+});
+
+describe('/etc/default/kbackup', () => {
+  const text = () => fs.readFileSync(inRoot('/etc/default/kbackup'), 'utf8');
+
+  it('is all comments, so the defaults apply until the administrator edits it', () => {
+    expect(parseConfig(text(), '/etc/default/kbackup')).toEqual(DEFAULT_CONFIG);
+  });
+
+  it('documents every key with its default: uncommented, it parses to the defaults', () => {
+    const settings = text()
+      .split('\n')
+      .filter((l) => /^#[A-Z_]+=/.test(l));
+    expect(settings.map((l) => l.slice(1).split('=')[0]).sort()).toEqual([...CONFIG_KEYS].sort());
+    const uncommented = settings.map((l) => l.slice(1)).join('\n');
+    expect(parseConfig(uncommented, '/etc/default/kbackup')).toEqual(DEFAULT_CONFIG);
+  });
+});
+
+describe('kbackup(8)', () => {
+  const page = () => ok('sh', ['-c', `zcat '${inRoot(MAN_PAGE)}'`]);
+  const rendered = () =>
+    run('man', ['-l', '-Tutf8', inRoot(MAN_PAGE)], { env: { ...process.env, MANWIDTH: '200', LC_ALL: 'C.UTF-8' } }).stdout.replace(
+      /.\x08/g,
+      '',
+    );
+
+  it('renders without groff warnings', () => {
+    const result = run('man', ['--warnings', '-E', 'UTF-8', '-l', '-Tutf8', '-Z', inRoot(MAN_PAGE)], {
+      env: { ...process.env, LC_ALL: 'C.UTF-8', MANROFFSEQ: '', MANWIDTH: '80' },
+    });
+    expect(result.stderr).toBe('');
+    expect(result.status).toBe(0);
+    expect(page()).toMatch(/^\.TH KBACKUP 8 /m);
+  });
+
+  it('documents every command, option, exit code, configuration key and installed file', () => {
+    const text = rendered();
+    const commands = ['hook preinst', 'hook postinst', 'hook postrm', 'hook initramfs', 'snapshot', 'list', 'prune', 'restore', 'adopt', 'check', 'completion'];
+    const options = ['--root', '--config', '-q, --quiet', '-v, --verbose', '--help', '--version', '--json', '--keep', '--dry-run', '--yes'];
+    for (const word of [...commands, ...options]) expect(text, word).toContain(word);
+    for (const code of ['0', '1', '2', '3']) expect(text).toMatch(new RegExp(`^ {7}${code} {6}\\S`, 'm'));
+    for (const key of CONFIG_KEYS) expect(text, key).toContain(`${key}=`);
+    for (const file of Object.keys(EXPECTED_FILES).filter((f) => !f.startsWith('/usr/share/'))) expect(text, file).toContain(file);
+    expect(text).toContain('/var/lib/kbackup');
+  });
+
+  it('explains the kernel- naming and that purging never removes the backups in /boot', () => {
+    const text = rendered().replace(/\s+/g, ' ');
+    expect(text).toContain('/boot/kernel-V~~backupYYYYMMDDHHMM');
+    expect(text).toMatch(/linux-base .* scans only \/boot\/vmlinu\[xz\]-\*/);
+    expect(text).toMatch(/Purging the package removes \/var\/lib\/kbackup and never touches \/boot/);
+  });
+});
+
+describe('bash completion', () => {
+  it('is yargs’ script for kbackup, calling the installed program', () => {
+    const script = fs.readFileSync(inRoot(COMPLETION), 'utf8');
+    expect(script).toContain('complete -o bashdefault -o default -F _kbackup_yargs_completions kbackup');
+    expect(script).toContain('type_list=$(/usr/sbin/kbackup --get-yargs-completions "${args[@]}")');
+    expect(run('bash', ['-n', inRoot(COMPLETION)]).status).toBe(0);
+  });
+
+  it('completes the commands when bash asks the packaged program', () => {
+    // Point the script at the extracted program and let bash run the completion function.
+    const script = fs.readFileSync(inRoot(COMPLETION), 'utf8').split('/usr/sbin/kbackup').join(inRoot('/usr/sbin/kbackup'));
+    const bash = [
+      script,
+      'COMP_WORDS=(kbackup "")',
+      'COMP_CWORD=1',
+      '_kbackup_yargs_completions',
+      'printf "%s\\n" "${COMPREPLY[@]}"',
+    ].join('\n');
+    const result = run('bash', ['-c', bash], { env: { PATH: '/usr/bin:/bin' } });
+    expect(result.status).toBe(0);
+    const words = result.stdout.trim().split('\n');
+    for (const command of ['hook', 'snapshot', 'list', 'prune', 'restore', 'adopt', 'check']) expect(words).toContain(command);
+  });
+});
+
+describe('lintian', () => {
+  it(
+    'reports no error and no warning that is not overridden with a reason',
+    () => {
+      const result = run('lintian', ['--no-tag-display-limit', deb]);
+      const tags = result.stdout.split('\n').filter((l) => /^[EW]: /.test(l));
+      expect(tags).toEqual([]);
+      expect(result.status).toBe(0);
+    },
+    600_000,
+  );
+
+  it('every override carries a one-line reason', () => {
+    const lines = fs.readFileSync(path.join(repo, 'debian/kbackup.lintian-overrides'), 'utf8').trim().split('\n');
+    lines.forEach((line, i) => {
+      if (!line.startsWith('#')) expect(lines[i - 1], `reason for: ${line}`).toMatch(/^# \S.{10,}/);
+    });
+    expect(lines.filter((l) => !l.startsWith('#')).length).toBeGreaterThan(0);
+  });
+});
