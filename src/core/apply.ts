@@ -3,7 +3,7 @@
 // ever deleted, and the live kernel files are only ever replaced by restore.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { copyDurably, fsyncDir, renameNoReplace } from './copy';
+import { copyDurably, discardStaged, fsyncDir, publishStaged, renameNoReplace, stageCopy } from './copy';
 import { errnoOf, InternalError, ioError } from './errors';
 import type { ManifestFile, ManifestSet, Origin } from './manifest';
 import { isBackupFileName, liveFileName, TEMP_PREFIX } from './names';
@@ -50,8 +50,11 @@ export async function removeTemps(dir: string, names: readonly string[]): Promis
 }
 
 /**
- * Copies a backup plan's files. If a copy fails, the files of the set already copied are removed
- * again, so no partial set (an initrd without its kernel) is left under a final name.
+ * Copies a backup plan's files: all of them are staged (copied, flushed, hashed) under hidden
+ * temporary names at once, then published in the plan's order (initrd first, kernel image last),
+ * then the directory is fsynced. If anything fails, the temporaries and the files of the set
+ * already published are removed again, so no partial set (an initrd without its kernel) is left
+ * under a final name.
  */
 export async function applyBackupCopies(
   bootDir: string,
@@ -61,31 +64,40 @@ export async function applyBackupCopies(
   events: ApplyEvents = {},
 ): Promise<ManifestSet> {
   if (!plan.id) throw new InternalError('applyBackupCopies called for a plan that copies nothing');
-  const files: ManifestFile[] = [];
-  const done: string[] = [];
+  const staging = plan.copies.map((step) => stageCopy(path.join(bootDir, step.from), path.join(bootDir, step.to)));
+  const settled = await Promise.allSettled(staging);
+  const staged = settled.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
+  const published: string[] = [];
   try {
-    for (const step of plan.copies) {
-      const result = await copyDurably(path.join(bootDir, step.from), path.join(bootDir, step.to));
-      done.push(step.to);
-      files.push({
-        stem: step.stem,
-        name: step.to,
-        size: result.size,
-        mode: result.mode,
-        uid: result.uid,
-        gid: result.gid,
-        mtime: new Date(result.mtimeMs).toISOString(),
-        sha256: result.sha256,
-      });
+    const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+    if (failed) throw failed.reason;
+    for (const [i, step] of plan.copies.entries()) {
+      await publishStaged(staged[i]!);
+      published.push(step.to);
       events.copied?.(step);
     }
+    await fsyncDir(bootDir);
   } catch (err) {
-    for (const name of done.reverse()) {
+    for (const s of staged) await discardStaged(s);
+    for (const name of published.reverse()) {
       await fs.unlink(assertDeletable(bootDir, name, stems)).catch(() => undefined);
     }
     await fsyncDir(bootDir).catch(() => undefined);
     throw err;
   }
+  const files: ManifestFile[] = plan.copies.map((step, i) => {
+    const result = staged[i]!.result;
+    return {
+      stem: step.stem,
+      name: step.to,
+      size: result.size,
+      mode: result.mode,
+      uid: result.uid,
+      gid: result.gid,
+      mtime: new Date(result.mtimeMs).toISOString(),
+      sha256: result.sha256,
+    };
+  });
   const set: ManifestSet = { id: plan.id, version: plan.version, created: meta.created.toISOString(), origin: meta.origin, files };
   if (meta.packageVersion) set.packageVersion = meta.packageVersion;
   return set;

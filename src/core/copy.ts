@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants, createReadStream } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { errnoOf, ioError, RefusedError } from './errors';
+import { errnoOf, IoError, ioError, RefusedError } from './errors';
 import { TEMP_PREFIX } from './names';
 
 export interface CopyResult {
@@ -36,7 +36,7 @@ export async function fsyncDir(dir: string): Promise<void> {
 
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  const stream = createReadStream(file, { highWaterMark: 1024 * 1024 });
+  const stream = createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
   for await (const chunk of stream) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
@@ -70,13 +70,20 @@ export interface CopyOptions {
   replace?: boolean;
 }
 
+export interface StagedCopy {
+  /** The hidden temporary holding the data, fsynced, with the source's mode, owner and mtime. */
+  tmp: string;
+  dest: string;
+  result: CopyResult;
+}
+
 /**
- * Copies `src` to `dest` (same directory as its temporary) durably, keeping mode, owner and mtime,
- * and returns the sha256 of what was copied. The hash is computed while the kernel copies the data
- * (copy_file_range / reflink through fs.copyFile on the thread pool), so a 256 MiB initrd is read
- * for hashing in parallel with the copy instead of after it.
+ * Copies `src` into a hidden temporary beside `dest` and fsyncs it, keeping mode, owner and mtime,
+ * and returns the sha256 of what was copied. The kernel copies the data (copy_file_range or a
+ * reflink, through fs.copyFile on the thread pool) and flushes it while this thread hashes the
+ * source, so a 256 MiB initrd costs max(copy + flush, hash) rather than their sum.
  */
-export async function copyDurably(src: string, dest: string, options: CopyOptions = {}): Promise<CopyResult> {
+export async function stageCopy(src: string, dest: string): Promise<StagedCopy> {
   const dir = path.dirname(dest);
   const tmp = path.join(dir, tempNameFor(path.basename(dest)));
   let before;
@@ -85,15 +92,8 @@ export async function copyDurably(src: string, dest: string, options: CopyOption
   } catch (err) {
     throw ioError(`cannot read ${src}`, err);
   }
-  try {
-    const [, sha256] = await Promise.all([
-      fs.copyFile(src, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE),
-      sha256File(src),
-    ]);
-    const after = await fs.stat(src);
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
-      throw new RefusedError(`${src} changed while it was being copied; try again`);
-    }
+  const copyAndFlush = async () => {
+    await fs.copyFile(src, tmp, constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE);
     const handle = await fs.open(tmp, 'r+');
     try {
       const st = await handle.stat();
@@ -105,16 +105,51 @@ export async function copyDurably(src: string, dest: string, options: CopyOption
     } finally {
       await handle.close();
     }
-    if (options.replace) await fs.rename(tmp, dest);
-    else await publishNoReplace(tmp, dest);
-    await fsyncDir(dir);
-    return { size: before.size, sha256, mode: before.mode & 0o7777, uid: before.uid, gid: before.gid, mtimeMs: before.mtimeMs };
+  };
+  try {
+    const [, sha256] = await Promise.all([copyAndFlush(), sha256File(src)]);
+    const after = await fs.stat(src);
+    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
+      throw new RefusedError(`${src} changed while it was being copied; try again`);
+    }
+    return { tmp, dest, result: { size: before.size, sha256, mode: before.mode & 0o7777, uid: before.uid, gid: before.gid, mtimeMs: before.mtimeMs } };
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
-    if (err instanceof RefusedError) throw err;
-    if (errnoOf(err) === 'ENOSPC') throw ioError(`no space left on the device of ${dir} while copying ${src}`, err);
-    throw ioError(`cannot copy ${src} to ${dest}`, err);
+    throw copyError(err, src, dest);
   }
+}
+
+function copyError(err: unknown, src: string, dest: string): Error {
+  if (err instanceof RefusedError || err instanceof IoError) return err;
+  if (errnoOf(err) === 'ENOSPC') return ioError(`no space left on the device of ${path.dirname(dest)} while copying ${src}`, err);
+  return ioError(`cannot copy ${src} to ${dest}`, err);
+}
+
+/** Gives a staged copy its final name (never replacing a backup unless `replace`). No directory fsync. */
+export async function publishStaged(staged: StagedCopy, options: CopyOptions = {}): Promise<void> {
+  try {
+    if (options.replace) await fs.rename(staged.tmp, staged.dest);
+    else await publishNoReplace(staged.tmp, staged.dest);
+  } catch (err) {
+    throw copyError(err, staged.tmp, staged.dest);
+  }
+}
+
+export async function discardStaged(staged: StagedCopy): Promise<void> {
+  await fs.rm(staged.tmp, { force: true }).catch(() => undefined);
+}
+
+/** One file, start to finish: stage, publish, fsync the directory. */
+export async function copyDurably(src: string, dest: string, options: CopyOptions = {}): Promise<CopyResult> {
+  const staged = await stageCopy(src, dest);
+  try {
+    await publishStaged(staged, options);
+  } catch (err) {
+    await discardStaged(staged);
+    throw err;
+  }
+  await fsyncDir(path.dirname(dest));
+  return staged.result;
 }
 
 /** Writes a small file (the manifest) atomically and durably. */

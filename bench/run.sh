@@ -1,0 +1,67 @@
+#!/bin/bash
+# kbackup's benchmark: ratios measured side by side in one run, on the built dist/kbackup.
+# Not a test: it prints figures and the targets they are held against; it never fails on speed.
+#   BENCH_RUNS   hyperfine runs per command (default 10)
+#   BENCH_DIR    scratch directory (default .cache/bench; must be on a real disk, not tmpfs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+runs=${BENCH_RUNS:-10}
+bin=$PWD/dist/kbackup
+work=${BENCH_DIR:-$PWD/.cache/bench}
+[ -x "$bin" ] || { echo "bench/run.sh: dist/kbackup is missing: run npm run build first" >&2; exit 1; }
+for tool in hyperfine /usr/bin/time; do
+  command -v "$tool" >/dev/null || { echo "bench/run.sh: $tool is not installed (apt-get install hyperfine time)" >&2; exit 1; }
+done
+
+V=6.1.0-18-amd64
+rm -rf "$work"
+mkdir -p "$work/root/boot" "$work/cp"
+boot=$work/root/boot
+echo "# preparing an 8 MiB vmlinuz and a 256 MiB initrd in $boot" >&2
+head -c $((8 << 20)) /dev/urandom >"$boot/vmlinuz-$V"
+head -c $((256 << 20)) /dev/urandom >"$boot/initrd.img-$V"
+chmod 0600 "$boot/initrd.img-$V"
+echo "MIN_FREE_MB=0" >"$work/config"
+
+# 1. The hook's backup against cp -p of the same files followed by sync. Both start from a warm
+#    page cache and end with the data on disk.
+hyperfine -N --warmup 1 --runs "$runs" --export-json "$work/copy.json" \
+  --prepare "bash -c 'rm -f $boot/*~~backup* $work/root/var/lib/kbackup/manifest.json $work/cp/*; sync'" \
+  "bash -c 'cp -p $boot/vmlinuz-$V $boot/initrd.img-$V $work/cp/ && sync'" \
+  "$bin --root $work/root --config $work/config -q hook preinst $V" >/dev/null 2>&1
+
+# 2. Peak RSS of that backup.
+rm -f "$boot"/*~~backup* "$work/root/var/lib/kbackup/manifest.json"
+rss_kib=$(/usr/bin/time -f %M "$bin" --root "$work/root" --config "$work/config" -q hook preinst "$V" 2>&1 >/dev/null | tail -n 1)
+
+# 3. list over a /boot holding 500 backup sets (small files: list reads metadata, not data).
+lroot=$work/list-root
+mkdir -p "$lroot/boot"
+node -e '
+const fs = require("fs"); const [dir, v] = process.argv.slice(1);
+for (let i = 0; i < 500; i++) {
+  const d = new Date(Date.UTC(2020, 0, 1) + i * 3600e3);
+  const s = d.toISOString().replace(/[-:T]/g, "").slice(0, 12);
+  for (const stem of ["kernel", "initrd.img", "config", "System.map"]) fs.writeFileSync(`${dir}/boot/${stem}-${v}~~backup${s}`, stem);
+}' "$lroot" "$V"
+"$bin" --root "$lroot" -q prune --keep 99 >/dev/null 2>&1 || true # records the 500 sets in the manifest
+hyperfine -N --warmup 2 --runs "$runs" --export-json "$work/list.json" "$bin --root $lroot list" >/dev/null 2>&1
+
+node - "$work/copy.json" "$work/list.json" "$rss_kib" <<'JS'
+const fs = require('node:fs');
+const [copyJson, listJson, rss] = process.argv.slice(2);
+const copy = JSON.parse(fs.readFileSync(copyJson, 'utf8')).results;
+const list = JSON.parse(fs.readFileSync(listJson, 'utf8')).results;
+const out = {
+  cp_sync_s: copy[0].mean.toFixed(3),
+  hook_backup_s: copy[1].mean.toFixed(3),
+  ratio_hook_vs_cp_sync: `${(copy[1].mean / copy[0].mean).toFixed(2)} (target <= 1.25)`,
+  peak_rss_mib: `${(Number(rss) / 1024).toFixed(1)} (target <= 100)`,
+  list_500_sets_ms: `${(list[0].mean * 1000).toFixed(0)} (target <= 300)`,
+};
+for (const [k, v] of Object.entries(out)) console.log(`${k}=${v}`);
+JS
+
+echo "# startup (bench/startup.sh)" >&2
+BENCH_RUNS=${BENCH_STARTUP_RUNS:-30} bash bench/startup.sh
