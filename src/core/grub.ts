@@ -10,6 +10,9 @@
 // - 'sort-v' (upstream 2.12, Debian 13): `reverse_sorted_list` is the whole path list, `.old`
 //   turned into " 1" and everything else suffixed " 2", through `LC_ALL=C sort -V -r`. Because the
 //   full path is compared, every /boot/vmlinuz-* sorts above every /boot/kernel-*.
+//
+// Not modelled (no kernel package or kbackup makes such names): names with white space, glob
+// characters or backslashes, which the scripts' unquoted `$list` and dash's `echo` would mangle.
 import { compareSortV, dpkgCompareVersions } from './version';
 
 export const GRUB_FLAVOURS = ['dpkg', 'sort-v'] as const;
@@ -576,6 +579,16 @@ export function parseGrubCfg(text: string): GrubMenu {
     menu.defaultIsSaved = defaultWord.segments.some((s) => 'variable' in s && s.variable === 'saved_entry');
   }
   return menu;
+}
+
+/**
+ * The file name a grub.cfg `linux`/`initrd` path refers to. Those paths are relative to the
+ * filesystem GRUB reads (`/vmlinuz-V` when /boot is its own partition, `/boot/vmlinuz-V`, or
+ * `/@/boot/vmlinuz-V` on btrfs, maybe after a `(hd0,gpt2)` device), so compare names, not paths.
+ */
+export function grubPathBasename(grubPath: string): string {
+  const withoutDevice = grubPath.replace(/^\([^)]*\)/, '');
+  return withoutDevice.slice(withoutDevice.lastIndexOf('/') + 1);
 }
 
 // ---------------------------------------------------------------------------------------------
