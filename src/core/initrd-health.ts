@@ -1,0 +1,358 @@
+// Is a regenerated initrd still able to boot this machine? Pure: no fs, no child_process. The I/O that
+// fills these values (listing an image, hashing its config files, walking /sys) is in initrd.ts.
+//
+// Both field reports kbackup was made from were broken by a *regenerated* initrd, not by the new kernel:
+// an empty modules.dep (12 module files where the previous image held 816) and an md array that the
+// rebuilt image's mdadm.conf no longer assembled. So check compares the live image with the previous
+// one (the newest backup of the same kernel version) and with the drivers `/` needs right now.
+//
+// Problem codes (stable; scripts and tests match on them):
+//
+// | code                          | severity | when |
+// | ----------------------------- | -------- | ---- |
+// | `initrd-tool-missing`         | warning  | neither `lsinitramfs` (initramfs-tools) nor `lsinitrd` (dracut) is installed, so nothing was checked |
+// | `initrd-unreadable`           | error    | the live image cannot be listed (missing, truncated, unknown compression) |
+// | `initrd-previous-unreadable`  | warning  | the backup image cannot be listed, so there is nothing to compare with |
+// | `initrd-modules-dep-empty`    | error    | `lib/modules/V/modules.dep` in the image is missing or empty while the image holds module files, or while the previous image held modules with a non-empty modules.dep: modprobe inside the initrd can then load nothing |
+// | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer |
+// | `initrd-kernel-mismatch`      | error    | the image's modules are for another kernel version than its file name says |
+// | `initrd-root-driver-missing`  | error    | a module the block device behind `/` needs (e.g. virtio_blk, nvme, dm_crypt, raid1, ext4) is neither built into the kernel nor in the image |
+// | `initrd-config-changed`       | warning  | configuration files inside the image (mdadm.conf, crypttab, conf.d/…) differ from the previous image's; listed by name |
+import { problem, type Problem } from './problems';
+
+/** Below this share of the previous module count, the new image has lost its modules. */
+export const DROP_RATIO = 0.5;
+/** …and it must have lost at least this many, so small images (tests, MODULES=list) do not trip. */
+export const DROP_MIN_LOST = 20;
+
+export const INITRD_PROBLEM_CODES = [
+  'initrd-tool-missing',
+  'initrd-unreadable',
+  'initrd-previous-unreadable',
+  'initrd-modules-dep-empty',
+  'initrd-modules-dropped',
+  'initrd-kernel-mismatch',
+  'initrd-root-driver-missing',
+  'initrd-config-changed',
+] as const;
+export type InitrdProblemCode = (typeof INITRD_PROBLEM_CODES)[number];
+
+export const INITRD_TOOLS = ['lsinitramfs', 'lsinitrd'] as const;
+export type InitrdTool = (typeof INITRD_TOOLS)[number];
+
+export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'xz', 'lzma', 'lz4', 'bzip2', 'lzo', 'unknown'] as const;
+export type Compression = (typeof COMPRESSIONS)[number];
+
+/**
+ * Files inside an image whose *content* decides whether the machine boots: they are hashed and compared.
+ * A path matches an entry exactly, or, for an entry ending in `/`, is a file directly in that directory.
+ * Not listed on purpose: etc/ld.so.cache and modules.* indexes (regenerated every build), scripts/ (they
+ * come from packages, whose updates are expected), etc/mdadm/mdadm.conf.tmp (a leftover of mdadm's hook).
+ */
+export const CONFIG_PATHS = [
+  // initramfs-tools: what update-initramfs copied from /etc/initramfs-tools
+  'conf/initramfs.conf',
+  'conf/arch.conf',
+  'conf/modules',
+  'conf/conf.d/',
+  // older mdadm hooks wrote MD_HOMEHOST (the hostname) here: the renamed-host outage
+  'conf/md.conf',
+  'etc/mdadm/mdadm.conf',
+  'etc/mdadm.conf',
+  'cryptroot/crypttab',
+  'etc/crypttab',
+  'etc/lvm/lvm.conf',
+  'etc/multipath.conf',
+  'etc/fstab',
+  'etc/hostname',
+  'etc/modprobe.d/',
+  'etc/udev/rules.d/',
+  // dracut
+  'etc/cmdline.d/',
+  'etc/conf.d/',
+] as const;
+
+export function isConfigPath(p: string): boolean {
+  if (p.split('/').some((seg) => seg === '' || seg === '.' || seg === '..')) return false;
+  for (const entry of CONFIG_PATHS) {
+    if (entry.endsWith('/')) {
+      if (p.startsWith(entry) && p.length > entry.length && !p.slice(entry.length).includes('/')) return true;
+    } else if (p === entry) return true;
+  }
+  return false;
+}
+
+export type EntryType = 'file' | 'dir' | 'symlink' | 'other';
+
+/** One line of `lsinitramfs -l` / `lsinitrd` (both print `cpio -tv` lines). */
+export interface ListingEntry {
+  type: EntryType;
+  size: number;
+  /** Relative, without a leading `./` or `/`. */
+  path: string;
+  linkTarget?: string;
+}
+
+export interface ConfigFileFact {
+  size: number;
+  /** Hex sha256 of the content; absent when the file could not be extracted. */
+  sha256?: string;
+}
+
+export interface InitrdSummary {
+  /** The image as given (a path on the host, inside --root). */
+  path: string;
+  /** The kernel version the file name says (`initrd.img-V[~~backup…]`), if it says one. */
+  nameVersion?: string;
+  /** Which tool listed it; absent if none is installed. */
+  tool?: InitrdTool;
+  size?: number;
+  /** Compression of the main archive; `earlyArchives` uncompressed cpio archives (microcode) precede it. */
+  compression?: Compression;
+  earlyArchives?: number;
+  /** Entries in the listing (files, directories, links). */
+  entries: number;
+  /** Kernel versions with a lib/modules/V (or usr/lib/modules/V) directory. */
+  kernelVersions: string[];
+  /** Module names, `-` folded to `_` as the kernel does, sorted and unique. */
+  modules: string[];
+  /** Module files (`*.ko`, `*.ko.xz`, `*.ko.zst`, …). */
+  moduleFiles: number;
+  /** Per kernel version: size of lib/modules/V/modules.dep, absent = no modules.dep in the image. */
+  modulesDep: Record<string, number | undefined>;
+  /** Configuration files (see CONFIG_PATHS) by path inside the image. */
+  configs: Record<string, ConfigFileFact>;
+  /** Set when the image could not be read; the other fields are then empty. */
+  error?: string;
+  errorKind?: 'tool-missing' | 'unreadable';
+}
+
+export interface RootDriverNeeds {
+  /** The block device behind `/`, e.g. /dev/vda1 (absent when `/` is not on a block device). */
+  device?: string;
+  /** Loadable modules the initrd must hold to mount `/`. */
+  modules: string[];
+  /** Drivers in the chain that are built into the kernel (nothing to check). */
+  builtin: string[];
+  /** Why the chain is empty or incomplete (container, --root, no modules.builtin). */
+  note?: string;
+}
+
+export interface InitrdDiff {
+  live: { path: string; moduleFiles: number; modules: number; kernelVersions: string[]; size?: number; compression?: Compression };
+  previous: { path: string; moduleFiles: number; modules: number; kernelVersions: string[]; size?: number; compression?: Compression };
+  modulesAdded: string[];
+  modulesRemoved: string[];
+  configsChanged: string[];
+  configsAdded: string[];
+  configsRemoved: string[];
+}
+
+/** The kernel's own module name for a module file name: `virtio-blk.ko.zst` → `virtio_blk`. */
+export function moduleNameOf(filePath: string): string | undefined {
+  const base = filePath.slice(filePath.lastIndexOf('/') + 1);
+  const m = /^(.+)\.ko(?:\.(?:xz|zst|gz|bz2|lz4))?$/.exec(base);
+  return m ? normalizeModuleName(m[1]!) : undefined;
+}
+
+export function normalizeModuleName(name: string): string {
+  return name.replace(/-/g, '_');
+}
+
+// `cpio -tv`: mode, links, owner, group, size (or "major, minor"), month, day, time-or-year, name.
+const LISTING_RE = /^([-dlcbpsC?])[-rwxsStTl]{9}\S*\s+\d+\s+\S+\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(.+)$/;
+
+/** Parses `lsinitramfs -l` or `lsinitrd` output; lines that are not entries (dracut's header) are skipped. */
+export function parseListing(text: string): ListingEntry[] {
+  const entries: ListingEntry[] = [];
+  for (const line of text.split('\n')) {
+    const m = LISTING_RE.exec(line);
+    if (!m) continue;
+    const kind = m[1]!;
+    const type: EntryType = kind === '-' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other';
+    let name = m[3]!;
+    let linkTarget: string | undefined;
+    if (type === 'symlink') {
+      const arrow = name.indexOf(' -> ');
+      if (arrow >= 0) {
+        linkTarget = name.slice(arrow + 4);
+        name = name.slice(0, arrow);
+      }
+    }
+    name = name.replace(/^(?:\.\/|\/)+/, '');
+    if (name === '' || name === '.') continue;
+    const size = /^\d+$/.test(m[2]!) ? Number(m[2]) : 0;
+    entries.push(linkTarget === undefined ? { type, size, path: name } : { type, size, path: name, linkTarget });
+  }
+  return entries;
+}
+
+const MODULES_DIR_RE = /^(?:usr\/)?lib\/modules\/([^/]+)(?:\/(.*))?$/;
+
+/** Everything a listing alone tells: kernel versions, modules, modules.dep. Config hashes come later. */
+export function summarizeListing(
+  entries: readonly ListingEntry[],
+): Pick<InitrdSummary, 'entries' | 'kernelVersions' | 'modules' | 'moduleFiles' | 'modulesDep'> & { configPaths: string[] } {
+  const versions = new Set<string>();
+  const modules = new Set<string>();
+  const modulesDep: Record<string, number | undefined> = {};
+  const configPaths: string[] = [];
+  // With usr-merge the image has lib -> usr/lib and every file once; older images have lib/modules only.
+  // Count each module file once even if an image somehow lists both trees.
+  const seenModuleFiles = new Set<string>();
+  for (const e of entries) {
+    const m = MODULES_DIR_RE.exec(e.path);
+    if (m) {
+      const version = m[1]!;
+      const rest = m[2];
+      if (e.type === 'dir' || rest !== undefined) versions.add(version);
+      if (rest === 'modules.dep' && e.type === 'file') modulesDep[version] = e.size;
+      if (rest !== undefined && e.type === 'file') {
+        const name = moduleNameOf(rest);
+        if (name !== undefined && !seenModuleFiles.has(`${version}/${rest}`)) {
+          seenModuleFiles.add(`${version}/${rest}`);
+          modules.add(name);
+        }
+      }
+    }
+    if (e.type === 'file' && isConfigPath(e.path)) configPaths.push(e.path);
+  }
+  for (const v of versions) if (!(v in modulesDep)) modulesDep[v] = undefined;
+  return {
+    entries: entries.length,
+    kernelVersions: [...versions].sort(),
+    modules: [...modules].sort(),
+    moduleFiles: seenModuleFiles.size,
+    modulesDep,
+    configPaths: [...new Set(configPaths)].sort(),
+  };
+}
+
+function depIsUsable(s: InitrdSummary): boolean {
+  const sizes = Object.values(s.modulesDep);
+  return sizes.some((size) => size !== undefined && size > 0);
+}
+
+function readable(s: InitrdSummary | undefined): s is InitrdSummary {
+  return s !== undefined && s.error === undefined;
+}
+
+function sample(names: readonly string[], max = 8): string {
+  return names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} and ${names.length - max} more`;
+}
+
+export function diffInitrd(live: InitrdSummary, previous: InitrdSummary): InitrdDiff {
+  const liveModules = new Set(live.modules);
+  const previousModules = new Set(previous.modules);
+  const changed: string[] = [];
+  const added: string[] = [];
+  const removed: string[] = [];
+  for (const [p, fact] of Object.entries(live.configs)) {
+    const before = previous.configs[p];
+    if (!before) added.push(p);
+    else if (before.size !== fact.size || (before.sha256 !== undefined && fact.sha256 !== undefined && before.sha256 !== fact.sha256)) changed.push(p);
+  }
+  for (const p of Object.keys(previous.configs)) if (!(p in live.configs)) removed.push(p);
+  const side = (s: InitrdSummary) => {
+    const out: InitrdDiff['live'] = { path: s.path, moduleFiles: s.moduleFiles, modules: s.modules.length, kernelVersions: s.kernelVersions };
+    if (s.size !== undefined) out.size = s.size;
+    if (s.compression !== undefined) out.compression = s.compression;
+    return out;
+  };
+  return {
+    live: side(live),
+    previous: side(previous),
+    modulesAdded: live.modules.filter((m) => !previousModules.has(m)),
+    modulesRemoved: previous.modules.filter((m) => !liveModules.has(m)),
+    configsChanged: changed.sort(),
+    configsAdded: added.sort(),
+    configsRemoved: removed.sort(),
+  };
+}
+
+/**
+ * The problems of a live initrd, judged alone, against the previous image of the same kernel version
+ * (if there is one), and against the drivers `/` needs (if known). See the table at the top.
+ */
+export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | undefined, needs?: RootDriverNeeds): Problem[] {
+  const problems: Problem[] = [];
+  if (live.error !== undefined) {
+    if (live.errorKind === 'tool-missing') {
+      problems.push(problem('initrd-tool-missing', `cannot check ${live.path}: ${live.error}; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)`, 'warning'));
+    } else {
+      problems.push(problem('initrd-unreadable', `cannot read ${live.path}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with update-initramfs -u`));
+    }
+    return problems;
+  }
+  const prev = readable(previous) ? previous : undefined;
+  if (previous !== undefined && previous.error !== undefined && previous.errorKind !== 'tool-missing') {
+    problems.push(problem('initrd-previous-unreadable', `cannot read the previous initrd ${previous.path} to compare with: ${previous.error}`, 'warning'));
+  }
+
+  if (live.nameVersion !== undefined && live.kernelVersions.length > 0 && !live.kernelVersions.includes(live.nameVersion)) {
+    problems.push(
+      problem(
+        'initrd-kernel-mismatch',
+        `${live.path} holds modules for ${live.kernelVersions.join(', ')}, not for ${live.nameVersion}: that kernel could load none of them; rebuild it with update-initramfs -u -k ${live.nameVersion}`,
+      ),
+    );
+  }
+
+  const previousHadDep = prev !== undefined && prev.moduleFiles > 0 && depIsUsable(prev);
+  if (!depIsUsable(live) && (live.moduleFiles > 0 || previousHadDep)) {
+    const where = live.kernelVersions.length > 0 ? `lib/modules/${live.kernelVersions.join(',')}/modules.dep` : 'modules.dep';
+    const state = Object.values(live.modulesDep).some((s) => s !== undefined) ? 'is empty' : 'is missing';
+    problems.push(
+      problem(
+        'initrd-modules-dep-empty',
+        `${where} in ${live.path} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run depmod -a, then update-initramfs -u`,
+      ),
+    );
+  }
+
+  if (prev !== undefined) {
+    const lost = prev.moduleFiles - live.moduleFiles;
+    if (lost >= DROP_MIN_LOST && live.moduleFiles < prev.moduleFiles * DROP_RATIO) {
+      const configHint = diffInitrd(live, prev).configsChanged.includes('conf/initramfs.conf')
+        ? ' (conf/initramfs.conf changed too: if you switched MODULES= on purpose, this is expected)'
+        : '';
+      problems.push(
+        problem(
+          'initrd-modules-dropped',
+          `${live.path} holds ${live.moduleFiles} module files, the previous image ${prev.path} held ${prev.moduleFiles}${configHint}; boot the backup entry if this one fails, and rebuild with update-initramfs -u once modules.dep is sound`,
+        ),
+      );
+    }
+  }
+
+  if (needs !== undefined && needs.modules.length > 0) {
+    const present = new Set(live.modules);
+    const missing = needs.modules.map(normalizeModuleName).filter((m) => !present.has(m));
+    if (missing.length > 0) {
+      problems.push(
+        problem(
+          'initrd-root-driver-missing',
+          `${live.path} lacks ${missing.join(', ')}, needed to mount /${needs.device ? ` (on ${needs.device})` : ''}; add ${missing.length > 1 ? 'them' : 'it'} to /etc/initramfs-tools/modules (or set MODULES=most) and run update-initramfs -u`,
+        ),
+      );
+    }
+  }
+
+  if (prev !== undefined) {
+    const d = diffInitrd(live, prev);
+    const parts: string[] = [];
+    if (d.configsChanged.length > 0) parts.push(`changed: ${sample(d.configsChanged)}`);
+    if (d.configsAdded.length > 0) parts.push(`added: ${sample(d.configsAdded)}`);
+    if (d.configsRemoved.length > 0) parts.push(`removed: ${sample(d.configsRemoved)}`);
+    if (parts.length > 0) {
+      problems.push(
+        problem(
+          'initrd-config-changed',
+          `configuration inside ${live.path} differs from ${prev.path} (${parts.join('; ')}); if the machine no longer boots (an md array or LUKS volume not found), boot the backup entry`,
+          'warning',
+        ),
+      );
+    }
+  }
+  return problems;
+}
