@@ -16,6 +16,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { errnoOf } from './errors';
 import {
+  compareInitrd,
   normalizeModuleName,
   parseListing,
   summarizeListing,
@@ -26,6 +27,7 @@ import {
   type RootDriverNeeds,
 } from './initrd-health';
 import { parseBootName } from './names';
+import type { Problem } from './problems';
 import { pathsFor, type World } from './world';
 
 export type { InitrdSummary, RootDriverNeeds } from './initrd-health';
@@ -527,4 +529,46 @@ export async function listInitrdBackups(world: World, version?: string): Promise
 
 export function liveInitrdPath(world: World, version: string): string {
   return path.join(pathsFor(world.root).boot, `initrd.img-${version}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// What check and the hooks call.
+
+export interface InitrdAssessment {
+  version: string;
+  live: InitrdSummary;
+  /** The newest backup initrd of the same version, if any. */
+  previous?: InitrdSummary;
+  previousId?: string;
+  needs?: RootDriverNeeds;
+  problems: Problem[];
+}
+
+/**
+ * The live initrd of `version` judged against its newest backup and against the drivers `/` needs.
+ * In the postinst hook that backup is the set preinst just made; in the initramfs hook, the one made
+ * from INITRD.dpkg-bak. Root drivers are only checked on the running system (not under --root).
+ */
+export async function assessInitrd(world: World, version: string, options: { rootDrivers?: boolean; machine?: MachinePaths } = {}): Promise<InitrdAssessment> {
+  const [newest] = await listInitrdBackups(world, version);
+  const wantNeeds = options.rootDrivers ?? true;
+  const [live, previous, needs] = await Promise.all([
+    readInitrd(world, liveInitrdPath(world, version)),
+    newest ? readInitrd(world, newest.path) : Promise.resolve(undefined),
+    wantNeeds ? rootDriverNeeds(world, { version, ...(options.machine ? { machine: options.machine } : {}) }) : Promise.resolve(undefined),
+  ]);
+  if (needs?.note) world.log.debug(`root driver check for ${version}: ${needs.note}`);
+  const assessment: InitrdAssessment = { version, live, problems: compareInitrd(live, previous, needs) };
+  if (previous) assessment.previous = previous;
+  if (newest) assessment.previousId = newest.id;
+  if (needs) assessment.needs = needs;
+  return assessment;
+}
+
+/** check's initrd section: the problems of every given kernel version's live initrd, in order. */
+export async function initrdProblemsFor(world: World, versions: readonly string[]): Promise<Problem[]> {
+  const problems: Problem[] = [];
+  // One at a time: each image is decompressed twice, and check should not take both cores from dpkg.
+  for (const version of versions) problems.push(...(await assessInitrd(world, version)).problems);
+  return problems;
 }

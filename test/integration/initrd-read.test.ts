@@ -9,7 +9,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { imageLayout, listInitrdBackups, readInitrd, rootDriverNeeds, type MachinePaths } from '../../src/core/initrd';
+import { runDiff } from '../../src/commands/diff';
+import { UsageError } from '../../src/core/errors';
+import { assessInitrd, imageLayout, listInitrdBackups, readInitrd, rootDriverNeeds, type MachinePaths } from '../../src/core/initrd';
 import { compareInitrd, diffInitrd } from '../../src/core/initrd-health';
 import { realExec, type World } from '../../src/core/world';
 
@@ -222,6 +224,96 @@ describe('listInitrdBackups', () => {
       `${VERSION}~~backup202611010000`,
     ]);
     expect((await listInitrdBackups(world(root), VERSION))[0]!.path).toBe(path.join(boot, `initrd.img-${VERSION}~~backup202611222040.2`));
+  });
+});
+
+describe('runDiff and assessInitrd on a temp root', () => {
+  function rootWith(files: Record<string, string>): string {
+    const root = fs.mkdtempSync(path.join(work, 'diffroot-'));
+    fs.mkdirSync(path.join(root, 'boot'));
+    for (const [name, image] of Object.entries(files)) fs.copyFileSync(image, path.join(root, 'boot', name));
+    return root;
+  }
+
+  it('names the changed mdadm.conf and the added module, in text and --json', async () => {
+    const before = makeImage('diff-before', 'zstd');
+    const after = makeImage('diff-after', 'gzip', {
+      overrides: {
+        'etc/mdadm/mdadm.conf': 'HOMEHOST <system>\nARRAY /dev/md/0 name=bar:0\n',
+        [`usr/lib/modules/${VERSION}/kernel/drivers/md/raid1.ko`]: 'module',
+      },
+    });
+    const root = rootWith({
+      [`initrd.img-${VERSION}`]: after,
+      [`initrd.img-${VERSION}~~backup202611222040`]: before,
+      [`initrd.img-${VERSION}~~backup202601010000`]: after,
+    });
+    const text = await runDiff(world(root), { json: false });
+    expect(text.exitCode).toBe(0);
+    expect(text.output).toContain(`backup: /boot/initrd.img-${VERSION}~~backup202611222040 (${VERSION}~~backup202611222040)`);
+    expect(text.output).toContain('modules: 4 → 5 (+1)');
+    expect(text.output).toContain('  added (1): raid1');
+    expect(text.output).toContain('  changed: etc/mdadm/mdadm.conf');
+    expect(text.output).toContain('warning: initrd-config-changed');
+
+    const json = await runDiff(world(root), { id: `${VERSION}~~backup202611222040`, json: true });
+    const report = JSON.parse(json.output);
+    expect(report).toMatchObject({
+      ok: true,
+      version: VERSION,
+      live: { path: `/boot/initrd.img-${VERSION}`, compression: 'gzip', moduleFiles: 5, error: null },
+      backup: { id: `${VERSION}~~backup202611222040`, compression: 'zstd', moduleFiles: 4 },
+      modules: { added: ['raid1'], removed: [] },
+      configs: { changed: ['etc/mdadm/mdadm.conf'], added: [], removed: [] },
+    });
+    expect(report.problems.map((p: { code: string }) => p.code)).toEqual(['initrd-config-changed']);
+
+    // The older set by ID: identical to the live image.
+    const older = JSON.parse((await runDiff(world(root), { id: `${VERSION}~~backup202601010000`, json: true })).output);
+    expect(older.configs).toEqual({ changed: [], added: [], removed: [] });
+    expect(older.problems).toEqual([]);
+  });
+
+  it('exits 1 when the live image lost its modules, and assessInitrd reports the same against the newest backup', async () => {
+    const many: Record<string, string> = {};
+    for (let i = 0; i < 30; i++) many[`usr/lib/modules/${VERSION}/kernel/drivers/misc/m${i}.ko`] = 'm';
+    const good = makeImage('assess-good', 'zstd', { overrides: many });
+    const brokenTree = path.join(work, 'assess-broken-tree');
+    fs.mkdirSync(path.join(brokenTree, `usr/lib/modules/${VERSION}`), { recursive: true });
+    fs.writeFileSync(path.join(brokenTree, `usr/lib/modules/${VERSION}/modules.dep`), '');
+    const broken = path.join(work, 'assess-broken.img');
+    sh(`find . | cpio -o -H newc -R 0:0 --quiet | zstd -q > '${broken}'`, brokenTree);
+    const root = rootWith({ [`initrd.img-${VERSION}`]: broken, [`initrd.img-${VERSION}~~backup202611222040`]: good });
+
+    const r = await runDiff(world(root), { id: VERSION, json: false });
+    expect(r.exitCode).toBe(1);
+    expect(r.output).toContain('modules: 34 → 0 (-34)');
+    expect(r.output).toContain('error: initrd-modules-dep-empty');
+    expect(r.output).toContain('error: initrd-modules-dropped');
+
+    const a = await assessInitrd(world(root), VERSION);
+    expect(a.previousId).toBe(`${VERSION}~~backup202611222040`);
+    expect(a.needs?.note).toMatch(/--root/);
+    // the broken tree has no config files at all: they count as removed
+    expect(a.problems.map((p) => p.code)).toEqual(['initrd-modules-dep-empty', 'initrd-modules-dropped', 'initrd-config-changed']);
+  });
+
+  it('refuses IDs that name nothing, and asks for one when several versions have backups', async () => {
+    const img = makeImage('diff-usage', 'gzip');
+    const root = rootWith({ 'initrd.img-6.1.0-1-amd64~~backup202611222040': img, 'initrd.img-6.1.0-2-amd64~~backup202611222040': img });
+    await expect(runDiff(world(root), { json: false })).rejects.toThrow(UsageError);
+    await expect(runDiff(world(root), { json: false })).rejects.toThrow(/6\.1\.0-1-amd64, 6\.1\.0-2-amd64 have; name one/);
+    await expect(runDiff(world(root), { id: '6.1.0-1-amd64~~backup209901010000', json: false })).rejects.toThrow(/no backup set/);
+    await expect(runDiff(world(root), { id: '../../etc', json: false })).rejects.toThrow(/refusing/);
+    const empty = rootWith({});
+    await expect(runDiff(world(empty), { json: false })).rejects.toThrow(/no backup initrd/);
+    // One version with backups: that one, even though it is not the running kernel; its live file is missing.
+    const one = rootWith({ 'initrd.img-6.1.0-1-amd64~~backup202611222040': img });
+    const r = await runDiff(world(one), { json: true });
+    expect(r.exitCode).toBe(1);
+    const report = JSON.parse(r.output);
+    expect(report.live.error).toBe('no such file');
+    expect(report.problems.map((p: { code: string }) => p.code)).toEqual(['initrd-unreadable']);
   });
 });
 
