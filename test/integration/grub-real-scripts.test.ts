@@ -227,7 +227,14 @@ const HAND_PICKED: Case[] = [
 /** Run through the whole 10_linux: every `linux` and `initrd` line is compared. */
 const FULL_CASES: Case[] = [...HAND_PICKED, ...Array.from({ length: 24 }, (_, k) => generatedCase(1000 + k))];
 /** Run through 10_linux's list-and-sort code only: the order is compared. */
-const ORDER_CASES: Case[] = Array.from({ length: 160 }, (_, k) => generatedCase(5000 + k));
+const ORDER_CASES: Case[] = [
+  // Only here: on an EFI host the full 10_linux would boot IMAGE.efi.signed instead of IMAGE.
+  {
+    name: 'signed EFI images beside the kernels',
+    files: ['vmlinuz-6.1.0-18-amd64', 'vmlinuz-6.1.0-18-amd64.efi.signed', 'vmlinuz-6.1.0-17-amd64.efi.signed', 'kernel-6.1.0-18-amd64~~backup202611222040'],
+  },
+  ...Array.from({ length: 160 }, (_, k) => generatedCase(5000 + k)),
+];
 
 // ---------------------------------------------------------------------------------------------
 // Running the real 10_linux

@@ -225,6 +225,14 @@ describe('grubMenuOrder', () => {
     ]);
   });
 
+  it.each([
+    ['dpkg' as const, ['/boot/vmlinuz-6.1.0-18-amd64']],
+    ['sort-v' as const, ['/boot/vmlinuz-6.1.0-18-amd64.efi.signed', '/boot/vmlinuz-6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-17-amd64.efi.signed']],
+  ])('%s: signed EFI images (Debian 12 skips them, 2.12 lists them)', (flavour, expected) => {
+    const entries = files('vmlinuz-6.1.0-18-amd64', 'vmlinuz-6.1.0-18-amd64.efi.signed', 'vmlinuz-6.1.0-17-amd64.efi.signed');
+    expect(images(entries, flavour)).toEqual(expected);
+  });
+
   it.each(FLAVOURS)('%s: an empty /boot lists nothing', (flavour) => {
     expect(grubMenuOrder([], flavour)).toEqual([]);
   });
