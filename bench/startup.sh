@@ -20,9 +20,10 @@ done
 hyperfine -N --warmup 5 --runs "$runs" --export-json "$work/startup.json" \
   'node -e 0' "$work/cache-yes/kbackup --version" "$work/cache-no/kbackup --version" >/dev/null 2>&1
 
-node - "$work/startup.json" dist/kbackup <<'JS'
+version=$(node -p 'require("./package.json").version')
+node - "$work/startup.json" dist/kbackup "dist/kbackup_${version}_amd64.deb" <<'JS'
 const fs = require('node:fs');
-const [json, bin] = process.argv.slice(2);
+const [json, bin, deb] = process.argv.slice(2);
 const results = JSON.parse(fs.readFileSync(json, 'utf8')).results;
 const ms = (i) => results[i].mean * 1000;
 const cpu = (i) => (results[i].user + results[i].system) * 1000;
@@ -30,6 +31,7 @@ const [node, withCache, withoutCache] = [0, 1, 2];
 const lines = {
   kbackup_size_bytes: fs.statSync(bin).size,
   kbackup_size_mib: (fs.statSync(bin).size / 2 ** 20).toFixed(1),
+  deb_size_bytes: fs.existsSync(deb) ? fs.statSync(deb).size : 'not built (npm run deb)',
   node_e0_ms: ms(node).toFixed(1),
   kbackup_version_codecache_ms: ms(withCache).toFixed(1),
   kbackup_version_nocodecache_ms: ms(withoutCache).toFixed(1),

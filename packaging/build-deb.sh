@@ -52,10 +52,11 @@ if [ "$deb_version" != "$changelog_version" ]; then
   } >"$src/debian/changelog"
 fi
 
+log=.cache/deb/build-$deb_version.log
 # shellcheck disable=SC2086 # the flags are words
-(cd "$src" && dpkg-buildpackage -b -us -uc ${KBACKUP_DPKG_BUILDPACKAGE_FLAGS:-}) >"$stage/build.log" 2>&1 || {
-  tail -n 40 "$stage/build.log" >&2
-  die "dpkg-buildpackage failed (last lines above)"
+(cd "$src" && dpkg-buildpackage -b -us -uc ${KBACKUP_DPKG_BUILDPACKAGE_FLAGS:-}) >"$log" 2>&1 || {
+  tail -n 40 "$log" >&2
+  die "dpkg-buildpackage failed (last lines above; full log: $log)"
 }
 
 deb="kbackup_${deb_version}_${arch}.deb"
