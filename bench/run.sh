@@ -40,12 +40,23 @@ lroot=$work/list-root
 mkdir -p "$lroot/boot"
 node -e '
 const fs = require("fs"); const [dir, v] = process.argv.slice(1);
+const sets = [];
 for (let i = 0; i < 500; i++) {
   const d = new Date(Date.UTC(2020, 0, 1) + i * 3600e3);
   const s = d.toISOString().replace(/[-:T]/g, "").slice(0, 12);
-  for (const stem of ["kernel", "initrd.img", "config", "System.map"]) fs.writeFileSync(`${dir}/boot/${stem}-${v}~~backup${s}`, stem);
-}' "$lroot" "$V"
-"$bin" --root "$lroot" -q prune --keep 99 >/dev/null 2>&1 || true # records the 500 sets in the manifest
+  const files = [];
+  for (const stem of ["kernel", "initrd.img", "config", "System.map"]) {
+    const name = `${stem}-${v}~~backup${s}`;
+    fs.writeFileSync(`${dir}/boot/${name}`, stem);
+    const st = fs.statSync(`${dir}/boot/${name}`);
+    files.push({ stem: stem === "kernel" ? "vmlinuz" : stem, name, size: st.size, mode: 0o644, uid: 0, gid: 0, mtime: st.mtime.toISOString(), sha256: "0".repeat(64) });
+  }
+  sets.push({ id: `${v}~~backup${s}`, version: v, created: d.toISOString(), origin: "snapshot", files });
+}
+fs.mkdirSync(`${dir}/var/lib/kbackup`, { recursive: true });
+fs.writeFileSync(`${dir}/var/lib/kbackup/manifest.json`, JSON.stringify({ format: 1, sets }));' "$lroot" "$V"
+[ "$("$bin" --root "$lroot" list --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).length))')" = 500 ] ||
+  { echo "bench/run.sh: the list fixture does not hold 500 sets" >&2; exit 1; }
 hyperfine -N --warmup 2 --runs "$runs" --export-json "$work/list.json" "$bin --root $lroot list" >/dev/null 2>&1
 
 node - "$work/copy.json" "$work/list.json" "$rss_kib" <<'JS'

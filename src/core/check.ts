@@ -10,6 +10,7 @@ import { errnoOf } from './errors';
 import {
   detectFlavour,
   grubMenuOrder,
+  grubPathBasename,
   parseGrubCfg,
   resolveDefaultEntry,
   type BootEntry,
@@ -119,12 +120,6 @@ async function readLinks(root: string): Promise<LinkFact[]> {
   return facts;
 }
 
-/** Paths in grub.cfg are relative to GRUB's root device: /boot/… with /boot on /, /… on its own partition. */
-function bootRelative(p: string, predicted: readonly GrubKernel[]): string {
-  if (p.startsWith('/boot/') || predicted.length === 0) return p;
-  return `/boot${p}`;
-}
-
 export async function gatherCheckFacts(state: State, freeBytes: number | undefined, options: CheckOptions = {}): Promise<CheckFacts> {
   const root = state.paths.root;
   const [tenLinux, mkconfigLib] = await Promise.all([
@@ -201,9 +196,10 @@ export function evaluateCheck(state: Pick<State, 'model' | 'manifest' | 'manifes
     if (facts.grubCfg.defaultProblem) {
       problems.push(problem('grub-default-unresolved', `grub.cfg's default entry: ${facts.grubCfg.defaultProblem}`, 'warning'));
     }
-    const cfgOrder = facts.grubCfg.linuxPaths.map((p) => bootRelative(p, facts.predicted));
-    const predictedOrder = facts.predicted.map((k) => k.image);
-    const cfgKernels = [...new Set(cfgOrder)];
+    // grub.cfg's paths are relative to GRUB's root device (/vmlinuz-V with a separate /boot,
+    // /@/boot/… on btrfs), so the orders are compared by file name.
+    const cfgKernels = [...new Set(facts.grubCfg.linuxPaths.map(grubPathBasename))];
+    const predictedOrder = facts.predicted.map((k) => grubPathBasename(k.image));
     if (cfgKernels.join('\n') !== predictedOrder.join('\n')) {
       problems.push(problem('grub-cfg-stale', 'grub.cfg does not list the kernels now in /boot in the order update-grub would; run update-grub', 'warning'));
     }

@@ -187,6 +187,38 @@ describe('check', () => {
   });
 });
 
+describe('check against grub.cfg', () => {
+  const cfg = (def: string) => `set default="${def}"
+menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-x' {
+\tlinux\t/boot/vmlinuz-${V} root=/dev/sda1 ro quiet
+\tinitrd\t/boot/initrd.img-${V}
+}
+submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-x' {
+\tmenuentry 'Debian GNU/Linux, with Linux ${V}~~backup202601010000' $menuentry_id_option 'gnulinux-backup-x' {
+\t\tlinux\t/boot/kernel-${V}~~backup202601010000 root=/dev/sda1 ro quiet
+\t\tinitrd\t/boot/initrd.img-${V}~~backup202601010000
+\t}
+}
+`;
+  it('fails when grub.cfg boots a backup by default, and agrees when it boots the live kernel', () => {
+    root = makeRoot();
+    installKernel(root);
+    fakeSet(root, '202601010000');
+    root.write('boot/grub/grub.cfg', cfg('1>0'));
+    const bad = kbackup(root, ['check', '--json']);
+    expect(bad.code).toBe(1);
+    expect(codes(bad.stdout)).toContain('grub-default-is-backup');
+    expect(JSON.parse(bad.stdout).defaultEntry).toBe(`/boot/kernel-${V}~~backup202601010000`);
+    root.write('boot/grub/grub.cfg', cfg('0'));
+    const good = kbackup(root, ['check', '--json']);
+    expect(codes(good.stdout)).not.toContain('grub-default-is-backup');
+    expect(codes(good.stdout)).not.toContain('grub-cfg-stale');
+    // A newer backup that update-grub has not been run for yet:
+    fakeSet(root, '202602010000');
+    expect(codes(kbackup(root, ['check', '--json']).stdout)).toContain('grub-cfg-stale');
+  });
+});
+
 describe('adopt', () => {
   it("renames the original script's vmlinuz-V~~backup… to kernel-V~~backup… and records it", () => {
     root = makeRoot();
