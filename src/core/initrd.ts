@@ -134,9 +134,11 @@ export async function imageLayout(image: string): Promise<ImageLayout> {
       }
       break;
     }
-    if (inArchive || offset >= size) {
-      // The whole image is uncompressed cpio (or ends in one): its last archive is the main one.
-      return { earlyArchives: Math.max(0, earlyArchives - (inArchive ? 0 : 1)), mainOffset: archiveStart, compression: 'none' };
+    // Cut off inside an uncompressed archive: nothing after it can be trusted.
+    if (inArchive) return { earlyArchives, mainOffset: archiveStart, compression: 'unknown' };
+    if (offset >= size) {
+      // The whole image is uncompressed cpio: its last archive is the main one.
+      return { earlyArchives: Math.max(0, earlyArchives - 1), mainOffset: archiveStart, compression: 'none' };
     }
     return { earlyArchives, mainOffset: offset, compression: compressionOf(await read(offset, 8)) };
   } finally {
@@ -237,12 +239,25 @@ export async function readInitrd(world: World, image: string): Promise<InitrdSum
   summary.size = st.size;
   if (st.size === 0) return { ...summary, error: 'the file is empty', errorKind: 'unreadable' };
 
+  let layout: ImageLayout;
+  try {
+    layout = await imageLayout(image);
+  } catch (err) {
+    world.log.debug(`reading the archive headers of ${image}: ${String(err)}`);
+    layout = { earlyArchives: 0, mainOffset: 0, compression: 'unknown' };
+  }
+
   const listing = await listImage(world, image);
   if (listing.tool) summary.tool = listing.tool;
-  if (listing.error !== undefined) return { ...summary, error: listing.error, ...(listing.errorKind ? { errorKind: listing.errorKind } : {}) };
+  // unmkinitramfs takes every uncompressed archive for an early one and then fails on the empty
+  // "main" archive after them; the kernel boots such an image, and the listing is complete.
+  const wholeImageListed = layout.compression === 'none' && listing.errorKind === 'unreadable' && listing.tool === 'lsinitramfs';
+  if (listing.error !== undefined && !wholeImageListed) {
+    return { ...summary, error: listing.error, ...(listing.errorKind ? { errorKind: listing.errorKind } : {}) };
+  }
 
   const entries = parseListing(listing.text);
-  if (entries.length === 0) return { ...summary, error: `${listing.tool} listed no files`, errorKind: 'unreadable' };
+  if (entries.length === 0) return { ...summary, error: listing.error ?? `${listing.tool} listed no files`, errorKind: 'unreadable' };
   const facts = summarizeListing(entries);
   Object.assign(summary, {
     entries: facts.entries,
@@ -252,13 +267,6 @@ export async function readInitrd(world: World, image: string): Promise<InitrdSum
     modulesDep: facts.modulesDep,
   });
 
-  let layout: ImageLayout;
-  try {
-    layout = await imageLayout(image);
-  } catch (err) {
-    world.log.debug(`reading the archive headers of ${image}: ${String(err)}`);
-    layout = { earlyArchives: 0, mainOffset: 0, compression: 'unknown' };
-  }
   summary.compression = layout.compression;
   summary.earlyArchives = layout.earlyArchives;
   const sizes = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.path, e.size] as const));

@@ -131,6 +131,24 @@ describe('readInitrd on real images', () => {
     expect(s.configs['etc/mdadm/mdadm.conf']?.sha256).toBe(sha256(TREE['etc/mdadm/mdadm.conf']!));
   });
 
+  it('reads an uncompressed image (early cpio + plain cpio): the last archive is the main one', async () => {
+    const tree = path.join(work, 'plain-tree');
+    makeTree(tree);
+    const early = path.join(work, 'plain-early-tree');
+    fs.mkdirSync(path.join(early, 'kernel/x86/microcode'), { recursive: true });
+    fs.writeFileSync(path.join(early, 'kernel/x86/microcode/AuthenticAMD.bin'), 'ucode');
+    const image = path.join(work, 'plain.img');
+    sh(`(cd '${early}' && find . | cpio -o -H newc -R 0:0 --quiet; cd '${tree}' && find . | cpio -o -H newc -R 0:0 --quiet) > '${image}'`);
+    const layout = await imageLayout(image);
+    expect(layout.compression).toBe('none');
+    expect(layout.earlyArchives).toBe(1);
+    expect(layout.mainOffset).toBeGreaterThan(0);
+    const s = await readInitrd(world(), image);
+    expect(s.error).toBeUndefined();
+    expect(s.modules).toEqual(['dm_crypt', 'ext4', 'nvme', 'virtio_blk']);
+    expect(s.configs['cryptroot/crypttab']?.sha256).toBe(sha256(TREE['cryptroot/crypttab']!));
+  });
+
   it('takes the kernel version from an initrd.img-V~~backup… file name', async () => {
     const image = makeImage(`initrd.img-${VERSION}~~backup202611222040`, 'zstd');
     const s = await readInitrd(world(), image);
@@ -172,7 +190,7 @@ describe('readInitrd on real images', () => {
   it('returns an unreadable summary, never throws, for garbage, a truncated image and a missing file', async () => {
     const garbage = path.join(work, 'garbage.img');
     fs.writeFileSync(garbage, 'this is not an initramfs\n'.repeat(100));
-    const full = makeImage('to-truncate', 'zstd');
+    const full = makeImage('to-truncate', 'zstd', { early: false });
     const truncated = path.join(work, 'truncated.img');
     const bytes = fs.readFileSync(full);
     fs.writeFileSync(truncated, bytes.subarray(0, Math.floor(bytes.length * 0.6)));
