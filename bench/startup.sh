@@ -1,7 +1,8 @@
 #!/bin/bash
 # Startup cost of the single executable, against plain `node -e 0`, with and without V8's code
 # cache embedded (packaging/build.sh's KBACKUP_SEA_CODE_CACHE), and its size. Needs dist/kbackup
-# (npm run build) and hyperfine. Prints key=value lines; times in ms (mean of the runs).
+# (npm run build) and hyperfine. Prints key=value lines; times in ms, the median of the runs
+# (hyperfine runs one command's runs back to back, so on a busy machine the median is the fair one).
 #   BENCH_RUNS  hyperfine runs per command (default 30)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,7 +26,7 @@ node - "$work/startup.json" dist/kbackup "dist/kbackup_${version}_amd64.deb" <<'
 const fs = require('node:fs');
 const [json, bin, deb] = process.argv.slice(2);
 const results = JSON.parse(fs.readFileSync(json, 'utf8')).results;
-const ms = (i) => results[i].mean * 1000;
+const ms = (i) => results[i].median * 1000;
 const cpu = (i) => (results[i].user + results[i].system) * 1000;
 const [node, withCache, withoutCache] = [0, 1, 2];
 const lines = {

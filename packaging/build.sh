@@ -68,7 +68,7 @@ tmp="$dist/.kbackup.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 cp "$node_bin" "$tmp"
 chmod u+w "$tmp"
-strip --strip-all "$tmp"
+strip --strip-all --remove-section=.comment "$tmp"
 # Node's binary carries hundreds of .note sections whose names strip has dropped; postject's ELF
 # parser warns about each one and injects fine (the --version check below proves it).
 node_modules/.bin/postject "$tmp" NODE_SEA_BLOB "$dist/kbackup.blob" \
