@@ -44,9 +44,11 @@ mkdir -p "$dist"
 
 # One CommonJS file: the SEA runtime's require() only resolves built-in modules, so every
 # dependency (yargs and its helpers, package.json's version) must be inside the bundle.
+# --keep-names: the error classes name themselves from new.target.name, and a stack printed with
+# --verbose should say UsageError, not a minified letter.
 node_modules/.bin/esbuild src/main.ts \
   --bundle --platform=node --target=node20 --format=cjs \
-  --minify --legal-comments=none --log-level=warning \
+  --minify --keep-names --legal-comments=none --log-level=warning \
   --outfile="$dist/kbackup.cjs"
 
 cat >"$dist/sea-config.json" <<EOF
