@@ -63,9 +63,10 @@ EOF
 "$node_bin" --experimental-sea-config "$dist/sea-config.json" 2>&1 >/dev/null |
   { grep -v '^Wrote single executable preparation blob' >&2 || true; }
 
-# Strip the copy *before* injecting: strip rewrites the section table and drops the NODE_SEA_BLOB
-# note that postject adds, leaving a binary that runs as plain node. Build into a temporary name
-# so an interrupted build never leaves a half-made dist/kbackup behind.
+# Strip the copy *before* injecting: strip rewrites the sections postject has just laid out
+# (measured: dh_strip's `strip --remove-section=.note --strip-unneeded` on the finished binary
+# leaves one that prints its output and then segfaults). Build into a temporary name so an
+# interrupted build never leaves a half-made dist/kbackup behind.
 tmp="$dist/.kbackup.tmp.$$"
 trap 'rm -f "$tmp"' EXIT
 cp "$node_bin" "$tmp"
