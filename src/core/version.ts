@@ -106,7 +106,8 @@ function parseLikeDpkg(raw: string): ParsedVersion {
   };
 
   // dpkg trims blanks (space and tab only) and refuses blanks inside.
-  const trimmed = raw.replace(/^[ \t]+/, '').replace(/[ \t]+$/, '');
+  const leadTrimmed = raw.replace(/^[ \t]+/, '');
+  const trimmed = leadTrimmed.replace(/[ \t]+$/, '');
   if (trimmed === '') {
     return { none: true, epochDigits: '', upstream: '', revision: '', problem: error('version string is empty') };
   }
@@ -129,7 +130,9 @@ function parseLikeDpkg(raw: string): ParsedVersion {
         fail(error('epoch in version is negative'));
       } else {
         if (compareDigitRuns(digits, INT_MAX_DIGITS) > 0) fail(error('epoch in version is too big'));
-        if (colon + 1 === trimmed.length) fail(error('nothing after colon in version number'));
+        // dpkg tests colon[1] on the string before its trailing blanks are cut, so "1:\t" gets
+        // "version number is empty" below, not this message.
+        if (colon + 1 === leadTrimmed.length) fail(error('nothing after colon in version number'));
         epochDigits = digits;
         version = trimmed.slice(colon + 1);
       }

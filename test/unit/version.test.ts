@@ -185,6 +185,8 @@ describe('parseDebianVersion and debianVersionProblem', () => {
     ['-1:2', { severity: 'error', message: 'epoch in version is negative' }],
     ['2147483648:1', { severity: 'error', message: 'epoch in version is too big' }],
     ['1:', { severity: 'error', message: 'nothing after colon in version number' }],
+    // Found by the differential test: dpkg looks past the colon before cutting trailing blanks.
+    ['1:\t', { severity: 'error', message: 'version number is empty' }],
     ['1.0-', { severity: 'error', message: 'revision number is empty' }],
     ['-1', { severity: 'error', message: 'version number is empty' }],
   ])('%j', (v, problem) => {
