@@ -1,7 +1,9 @@
-// Seam between the CLI and the initrd diff (src/commands/diff.ts, being written).
-import { UsageError } from '../core/errors';
+// `kbackup diff [ID]`: a live initrd against a backup set's (src/commands/diff.ts does the work).
 import type { CommandContext } from './context';
+import { runDiff } from './diff';
 
-export async function runDiffCommand(_ctx: CommandContext, _id: string | undefined, _json: boolean): Promise<number> {
-  throw new UsageError('kbackup diff is not available in this build yet');
+export async function runDiffCommand(ctx: CommandContext, id: string | undefined, json: boolean): Promise<number> {
+  const { exitCode, output } = await runDiff(ctx.world, { id, json });
+  ctx.out(output);
+  return exitCode;
 }

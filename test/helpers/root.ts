@@ -60,10 +60,33 @@ export function bytes(size: number, seed: number): Buffer {
   return b;
 }
 
+/** An uncompressed newc cpio archive, the format of an initramfs. */
+export function cpioNewc(entries: { name: string; data?: Buffer | string; mode?: number }[]): Buffer {
+  const parts: Buffer[] = [];
+  const pad4 = (n: number) => Buffer.alloc((4 - (n % 4)) % 4);
+  let ino = 1;
+  const add = (name: string, data: Buffer, mode: number) => {
+    const fields = [ino++, mode, 0, 0, 1, 0, data.length, 0, 0, 0, 0, Buffer.byteLength(name) + 1, 0];
+    const header = Buffer.from(`070701${fields.map((f) => f.toString(16).padStart(8, '0')).join('')}${name}\0`, 'latin1');
+    parts.push(header, pad4(header.length), data, pad4(data.length));
+  };
+  for (const e of entries) {
+    const data = e.data === undefined ? Buffer.alloc(0) : Buffer.isBuffer(e.data) ? e.data : Buffer.from(e.data);
+    add(e.name, data, e.mode ?? (e.data === undefined ? 0o40755 : 0o100644));
+  }
+  add('TRAILER!!!', Buffer.alloc(0), 0);
+  return Buffer.concat(parts);
+}
+
+/** A small but well-formed initrd whose payload differs with the seed. */
+export function fakeInitrd(size: number, seed: number): Buffer {
+  return cpioNewc([{ name: 'conf' }, { name: 'conf/initramfs.conf', data: `MODULES=most\n# ${seed}\n` }, { name: 'payload', data: bytes(size, seed) }]);
+}
+
 /** A live kernel set as a Debian kernel package leaves it. */
 export function installKernel(root: TempRoot, version = V, seed = 1, sizes = { vmlinuz: 64 * 1024, initrd: 256 * 1024 }): void {
   root.write(`boot/vmlinuz-${version}`, bytes(sizes.vmlinuz, seed));
-  root.write(`boot/initrd.img-${version}`, bytes(sizes.initrd, seed + 1000), 0o600);
+  root.write(`boot/initrd.img-${version}`, fakeInitrd(sizes.initrd, seed + 1000), 0o600);
   root.write(`boot/config-${version}`, `# config ${seed}\n`);
   root.write(`boot/System.map-${version}`, `ffffffff81000000 T _text ${seed}\n`);
 }
