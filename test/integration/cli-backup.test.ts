@@ -1,7 +1,7 @@
 // The built CLI against temp roots: making backups from the preinst hook and snapshot.
 import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+import { fakeInitrd, installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
 
 let root: TempRoot;
 beforeAll(() => {
@@ -120,6 +120,38 @@ describe('hook preinst', () => {
     installKernel(root);
     root.config('ENABLED=no\n');
     expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    expect(backupNames(root)).toEqual([]);
+  });
+});
+
+describe('hook initramfs', () => {
+  it('keeps the previous initrd (INITRD.dpkg-bak) with the live kernel when update-initramfs -u rebuilt it', () => {
+    root = makeRoot();
+    installKernel(root);
+    const initrd = `boot/initrd.img-${V}`;
+    const previous = root.sha(initrd);
+    fs.copyFileSync(root.file(initrd), root.file(`${initrd}.dpkg-bak`));
+    root.write(initrd, fakeInitrd(1000, 42), 0o600); // the rebuilt image
+    const r = kbackup(root, ['hook', 'initramfs', V, `/boot/initrd.img-${V}`]);
+    expect(r.code, r.stderr).toBe(0);
+    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout);
+    expect(sets).toHaveLength(1);
+    expect(sets[0].origin).toBe('initramfs');
+    const names = backupNames(root);
+    const keptInitrd = names.find((n) => n.startsWith('initrd.img-'))!;
+    expect(root.sha(`boot/${keptInitrd}`)).toBe(previous);
+    expect(root.sha(`boot/${names.find((n) => n.startsWith('kernel-'))}`)).toBe(root.sha(`boot/vmlinuz-${V}`));
+    // The same rebuild reported again (or a preinst that already kept that initrd): nothing new.
+    expect(kbackup(root, ['hook', 'initramfs', V, `/boot/initrd.img-${V}`]).code).toBe(0);
+    expect(backupNames(root)).toHaveLength(names.length);
+  });
+
+  it('does nothing when the image was created (no .dpkg-bak) or rebuilt identically', () => {
+    root = makeRoot();
+    installKernel(root);
+    expect(kbackup(root, ['hook', 'initramfs', V, `/boot/initrd.img-${V}`]).code).toBe(0);
+    fs.copyFileSync(root.file(`boot/initrd.img-${V}`), root.file(`boot/initrd.img-${V}.dpkg-bak`));
+    expect(kbackup(root, ['hook', 'initramfs', V, `/boot/initrd.img-${V}`]).code).toBe(0);
     expect(backupNames(root)).toEqual([]);
   });
 });
