@@ -103,7 +103,7 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .help()
     .alias('help', 'h')
     .showHelpOnFail(false)
-    .wrap(Math.min(100, process.stdout.columns || 80))
+    .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns || 80) : null)
     .fail((msg, err) => {
       if (err) throw err;
       throw new UsageError(msg);
