@@ -1,6 +1,7 @@
 // `hook preinst`, `hook initramfs` and `snapshot`: the commands that make backup sets.
 import * as path from 'node:path';
 import { sha256File } from '../core/copy';
+import { assessInitrd } from '../core/initrd';
 import { backupVersion, readState, statSource, withLock } from '../core/engine';
 import { RefusedError, UsageError } from '../core/errors';
 import type { Origin } from '../core/manifest';
@@ -143,9 +144,20 @@ export async function runHookInitramfs(ctx: CommandContext, version: string, ini
     dryRun: false,
     lockWaitMs: HOOK_LOCK_WAIT_MS,
   });
-  if (outcome.plan.skip?.reason === 'identical') {
-    ctx.world.log.debug('the previous initrd is already the newest backup');
-    return 0;
+  if (outcome.plan.skip?.reason === 'identical') ctx.world.log.debug('the previous initrd is already the newest backup');
+  else reportBackup(ctx, outcome.plan, false, 'hook');
+  await reportInitrdHealth(ctx, version);
+  return 0;
+}
+
+/** The rebuilt image against the previous one, while the previous one is still at hand. */
+async function reportInitrdHealth(ctx: CommandContext, version: string): Promise<void> {
+  const { problems } = await assessInitrd(ctx.world, version);
+  for (const p of problems) {
+    if (p.severity === 'error') ctx.world.log.warn(`${p.code}: ${p.message}`);
+    else ctx.world.log.info(`${p.code}: ${p.message}`);
   }
-  return reportBackup(ctx, outcome.plan, false, 'hook');
+  if (problems.some((p) => p.severity === 'error')) {
+    ctx.world.log.warn(`the rebuilt initrd of ${version} looks broken; kbackup diff compares it with the previous one, kbackup restore puts that back`);
+  }
 }

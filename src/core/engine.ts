@@ -66,7 +66,8 @@ export async function withLock<T>(world: World, command: string, waitMs: number,
  */
 export async function reconcileManifest(world: World, state: State): Promise<Manifest> {
   const onDisk = new Set(state.model.sets.map((s) => s.id));
-  let manifest = withoutSets(state.manifest, state.manifest.sets.filter((s) => !onDisk.has(s.id)).map((s) => s.id));
+  const stale = state.manifest.sets.filter((s) => !onDisk.has(s.id)).map((s) => s.id);
+  let manifest = stale.length > 0 ? withoutSets(state.manifest, stale) : state.manifest;
   const rebuild = state.manifestState === 'corrupt' || (state.manifestState === 'missing' && state.model.sets.length > 0);
   if (!rebuild) return manifest;
   if (state.manifestState === 'corrupt') {
@@ -174,6 +175,7 @@ export async function backupVersion(world: World, state: State, request: BackupR
     }
     manifest = withSet(manifest, set);
   }
+  // A no-op (a fresh ABI, an identical set) writes nothing, not even the manifest.
   if (plan.id || plan.deletes.length > 0 || manifest !== state.manifest) await writeManifest(paths.manifest, manifest);
   return { plan, applied: true, set, manifest };
 }

@@ -104,5 +104,6 @@ export function withSet(manifest: Manifest, set: ManifestSet): Manifest {
 
 export function withoutSets(manifest: Manifest, ids: Iterable<string>): Manifest {
   const drop = new Set(ids);
+  if (drop.size === 0) return manifest;
   return { format: MANIFEST_FORMAT, sets: manifest.sets.filter((s) => !drop.has(s.id)) };
 }

@@ -1,7 +1,7 @@
 // The built CLI against temp roots: making backups from the preinst hook and snapshot.
 import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { fakeInitrd, installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+import { cpioNewc, fakeInitrd, installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
 
 let root: TempRoot;
 beforeAll(() => {
@@ -70,6 +70,7 @@ describe('hook preinst', () => {
       expect(r.stderr).toContain('nothing to back up');
     }
     expect(backupNames(root)).toEqual([]);
+    expect(fs.existsSync(root.file('var/lib/kbackup/manifest.json'))).toBe(false);
   });
 
   it('does not copy a set identical to the newest backup again (a retried preinst, a reinstall)', () => {
@@ -144,6 +145,29 @@ describe('hook initramfs', () => {
     // The same rebuild reported again (or a preinst that already kept that initrd): nothing new.
     expect(kbackup(root, ['hook', 'initramfs', V, `/boot/initrd.img-${V}`]).code).toBe(0);
     expect(backupNames(root)).toHaveLength(names.length);
+  });
+
+  it('warns at update time when the rebuilt initrd lost its modules (an empty modules.dep)', () => {
+    root = makeRoot();
+    installKernel(root);
+    const mods = (n: number, dep: string) =>
+      cpioNewc([
+        { name: 'usr' },
+        { name: 'usr/lib' },
+        { name: 'usr/lib/modules' },
+        { name: `usr/lib/modules/${V}` },
+        { name: `usr/lib/modules/${V}/modules.dep`, data: dep },
+        ...Array.from({ length: n }, (_, i) => ({ name: `usr/lib/modules/${V}/m${i}.ko`, data: `module ${i}` })),
+      ]);
+    root.write(`boot/initrd.img-${V}.dpkg-bak`, mods(60, Array.from({ length: 60 }, (_, i) => `m${i}.ko:`).join('\n')), 0o600);
+    root.write(`boot/initrd.img-${V}`, mods(0, ''), 0o600);
+    const r = kbackup(root, ['hook', 'initramfs', V, `/boot/initrd.img-${V}`]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('initrd-modules-dropped');
+    expect(r.stderr).toContain('kbackup diff');
+    const check = kbackup(root, ['check', '--json']);
+    expect(check.code).toBe(1);
+    expect(JSON.parse(check.stdout).problems.map((p: { code: string }) => p.code)).toContain('initrd-modules-dropped');
   });
 
   it('does nothing when the image was created (no .dpkg-bak) or rebuilt identically', () => {
