@@ -524,8 +524,11 @@ export async function repackDeb(
   fs.mkdirSync(outDir, { recursive: true });
   const stat = fs.statSync(sourceDeb);
   const tag = hashOf([path.basename(sourceDeb), String(stat.size), String(stat.mtimeMs), version, options.editTag ?? '']);
-  const out = path.join(outDir, `${pkg}_${version.replace(/:/g, '%3a')}_${arch}.${tag}.deb`);
+  const stem = `${pkg}_${version.replace(/:/g, '%3a')}_${arch}.`;
+  const out = path.join(outDir, `${stem}${tag}.deb`);
   if (fs.existsSync(out)) return out;
+  // Re-packs of an older source (a rebuilt dist/kbackup_*.deb) are never used again.
+  for (const f of fs.readdirSync(outDir)) if (f.startsWith(stem) && f.endsWith('.deb')) fs.rmSync(path.join(outDir, f), { force: true });
   const tree = fs.mkdtempSync(path.join(E2E_CACHE, 'repack-'));
   try {
     await hostMustRun('dpkg-deb', ['-R', sourceDeb, tree]);
