@@ -5,7 +5,7 @@ import { isComplete, setBytes, setsOf, type BackupSet } from '../core/boot-model
 import { sha256File } from '../core/copy';
 import { deleteSets, readState, reconcileManifest, withLock, type State } from '../core/engine';
 import { UsageError } from '../core/errors';
-import { manifestSet, withSet, writeManifest, type Manifest } from '../core/manifest';
+import { withSet, writeManifest, type ManifestSet } from '../core/manifest';
 import { assertSafeVersion } from '../core/names';
 import { planAdopt, planPrune, planPurge } from '../core/plan';
 import { mib } from '../core/space';
@@ -36,19 +36,20 @@ export interface ListedSet {
 
 export function listSets(state: State, version?: string): ListedSet[] {
   const sets = version ? setsOf(state.model, version) : state.model.sets;
-  return sets.map((set) => describeSet(set, state.manifest));
+  const recorded = new Map(state.manifest.sets.map((s) => [s.id, s]));
+  return sets.map((set) => describeSet(set, recorded.get(set.id)));
 }
 
-function describeSet(set: BackupSet, manifest: Manifest): ListedSet {
-  const recorded = manifestSet(manifest, set.id);
+function describeSet(set: BackupSet, recorded: ManifestSet | undefined): ListedSet {
+  const byName = new Map(recorded?.files.map((m) => [m.name, m]));
   const files = [...set.files.entries()].map(([stem, f]) => {
-    const r = recorded?.files.find((m) => m.name === f.name);
+    const r = byName.get(f.name);
     return { path: `/boot/${f.name}`, stem, size: f.size, sha256: r?.sha256 ?? null };
   });
   const verified =
     !!recorded &&
     [...set.files.values()].every((f) => {
-      const r = recorded.files.find((m) => m.name === f.name);
+      const r = byName.get(f.name);
       return !!r && r.size === f.size && Math.abs(Date.parse(r.mtime) - f.mtimeMs) < 1000 && f.type === 'file';
     });
   return {

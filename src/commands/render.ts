@@ -4,7 +4,8 @@ import { mib } from '../core/space';
 
 export function renderDeletes(deletes: readonly DeleteSet[], dryRun: boolean): string[] {
   const verb = dryRun ? 'would remove' : 'removed';
-  return deletes.map((d) => `${verb} ${d.id} (${d.why === 'space' ? 'to make room' : d.why === 'purge' ? 'kernel purged' : 'beyond KEEP'}): ${d.names.join(' ')}`);
+  const why = { space: 'to make room', purge: 'kernel purged', keep: 'beyond KEEP', incomplete: 'incomplete: cannot boot' } as const;
+  return deletes.map((d) => `${verb} ${d.id} (${why[d.why]}${d.phase === 'after' && d.why === 'keep' && dryRun ? ', once the new set is made' : ''}): ${d.names.join(' ')}`);
 }
 
 export function renderBackupPlan(plan: BackupPlan, dryRun: boolean): string[] {

@@ -161,8 +161,11 @@ export async function backupVersion(world: World, state: State, request: BackupR
     protectedIds: request.protectedIds,
   });
   if (request.dryRun) return { plan, applied: false, manifest };
-  await applyDeletes(paths.boot, plan.deletes, state.stems, { deleted: (n) => world.log.debug(`removed ${n}`) });
-  manifest = withoutSets(manifest, plan.deletes.map((d) => d.id));
+  const deleted = (n: string) => world.log.debug(`removed ${n}`);
+  const before = plan.deletes.filter((d) => d.phase === 'before');
+  const after = plan.deletes.filter((d) => d.phase === 'after');
+  await applyDeletes(paths.boot, before, state.stems, { deleted });
+  manifest = withoutSets(manifest, before.map((d) => d.id));
   let set: ManifestSet | undefined;
   if (plan.id) {
     try {
@@ -170,11 +173,14 @@ export async function backupVersion(world: World, state: State, request: BackupR
         copied: (s) => world.log.debug(`copied ${s.from} -> ${s.to}`),
       });
     } finally {
-      // Deletions already happened: record them even when the copy failed.
-      if (!set && plan.deletes.length > 0) await writeManifest(paths.manifest, manifest);
+      // Deletions made for space already happened: record them even when the copy failed.
+      if (!set && before.length > 0) await writeManifest(paths.manifest, manifest);
     }
     manifest = withSet(manifest, set);
   }
+  // Only now that the new set is published do the keep policy's deletions happen.
+  await applyDeletes(paths.boot, after, state.stems, { deleted });
+  manifest = withoutSets(manifest, after.map((d) => d.id));
   // A no-op (a fresh ABI, an identical set) writes nothing, not even the manifest.
   if (plan.id || plan.deletes.length > 0 || manifest !== state.manifest) await writeManifest(paths.manifest, manifest);
   return { plan, applied: true, set, manifest };

@@ -69,12 +69,22 @@ export interface ParsedBootName {
  * Classifies a /boot file name against the configured stems. Longest stem first so that a stem
  * that is a prefix of another (none by default) never steals its names.
  */
+const prefixCache = new WeakMap<readonly string[], string[]>();
+
+function prefixesFor(stems: readonly string[]): string[] {
+  let prefixes = prefixCache.get(stems);
+  if (!prefixes) {
+    prefixes = [...new Set([...stems, BACKUP_IMAGE_PREFIX])].sort((a, b) => b.length - a.length);
+    prefixCache.set(stems, prefixes);
+  }
+  return prefixes;
+}
+
 export function parseBootName(name: string, stems: readonly string[] = DEFAULT_STEMS): ParsedBootName | undefined {
   if (name.startsWith('.')) return undefined;
   const suffixMatch = SUFFIX_RE.exec(name);
   const base = suffixMatch ? name.slice(0, suffixMatch.index) : name;
-  const candidates = [...new Set([...stems, BACKUP_IMAGE_PREFIX])].sort((a, b) => b.length - a.length);
-  for (const prefix of candidates) {
+  for (const prefix of prefixesFor(stems)) {
     if (!base.startsWith(`${prefix}-`)) continue;
     const version = base.slice(prefix.length + 1);
     if (!isSafeVersion(version)) return undefined;

@@ -22,7 +22,12 @@ export interface DeleteSet {
   /** File names, kernel image first and initrd last, so GRUB never sees a kernel without its initrd. */
   names: string[];
   bytes: number;
-  why: 'keep' | 'space' | 'purge';
+  why: 'keep' | 'space' | 'purge' | 'incomplete';
+  /**
+   * When a backup run deletes it: 'before' the copy only to make room; 'after' the new set is
+   * published otherwise, so a failed copy never costs the backups that were already there.
+   */
+  phase: 'before' | 'after';
 }
 
 export const SKIP_REASONS = ['nothing-to-back-up', 'incomplete-live-set', 'identical', 'keep-zero', 'no-space'] as const;
@@ -50,18 +55,41 @@ export function deleteOrder(set: BackupSet): string[] {
   return legacy && !names.includes(legacy) ? [legacy, ...names] : names;
 }
 
-function deleteSet(set: BackupSet, why: DeleteSet['why']): DeleteSet {
-  return { id: set.id, names: deleteOrder(set), bytes: setBytes(set) + (set.legacyImage && set.files.get('vmlinuz') !== set.legacyImage ? set.legacyImage.size : 0), why };
+function deleteSet(set: BackupSet, why: DeleteSet['why'], phase: DeleteSet['phase'] = 'after'): DeleteSet {
+  const legacyExtra = set.legacyImage && set.files.get('vmlinuz') !== set.legacyImage ? set.legacyImage.size : 0;
+  return { id: set.id, names: deleteOrder(set), bytes: setBytes(set) + legacyExtra, why, phase };
 }
 
-/** The first free suffix for a stamp: `~~backupSTAMP`, then `.2`, `.3`, … */
-export function freeSuffix(model: BootModel, version: string, stamp: string, manifest?: Manifest): string {
-  const taken = new Set(model.sets.map((s) => s.id));
-  for (const s of manifest?.sets ?? []) taken.add(s.id);
-  for (let seq = 1; ; seq++) {
-    const suffix = backupSuffix(stamp, seq);
-    if (!taken.has(setId(version, suffix))) return suffix;
+/**
+ * The sets of one version the keep policy removes, newest-first input: complete sets beyond the
+ * `keep` newest, and every incomplete set (it cannot boot, and must not take a complete set's
+ * place in KEEP).
+ */
+function keepPolicy(sets: readonly BackupSet[], keep: number, isProtected: (id: string) => boolean = () => false): DeleteSet[] {
+  let kept = 0;
+  const out: DeleteSet[] = [];
+  for (const set of sets) {
+    if (isProtected(set.id)) continue;
+    if (!isComplete(set)) out.push(deleteSet(set, 'incomplete'));
+    else if (kept < keep) kept++;
+    else out.push(deleteSet(set, 'keep'));
   }
+  return out;
+}
+
+/**
+ * The suffix for a new set: `~~backupSTAMP`, or one past the highest `.N` of that minute, so a
+ * newer set always sorts as newer even after a lower `.N` was pruned.
+ */
+export function freeSuffix(model: BootModel, version: string, stamp: string, manifest?: Manifest): string {
+  const prefix = setId(version, backupSuffix(stamp, 1));
+  let highest = 0;
+  const ids = [...model.sets.map((s) => s.id), ...(manifest?.sets ?? []).map((s) => s.id)];
+  for (const id of ids) {
+    if (id === prefix) highest = Math.max(highest, 1);
+    else if (id.startsWith(`${prefix}.`)) highest = Math.max(highest, Number(id.slice(prefix.length + 1)) || 1);
+  }
+  return backupSuffix(stamp, highest + 1);
 }
 
 export interface SourceFile {
@@ -113,11 +141,7 @@ export function planBackup(input: BackupInput): BackupPlan {
   const minFree = minFreeBytes(config, liveBytes);
   const needed = sources.reduce((n, s) => n + s.file.size, 0);
   const base: BackupPlan = { version, copies: [], deletes: [], space: { free: input.freeBytes, needed, minFree } };
-  const prunePolicy = (keep: number) =>
-    existing
-      .slice(keep)
-      .filter((s) => !isProtected(s.id))
-      .map((s) => deleteSet(s, 'keep'));
+  const prunePolicy = (keep: number) => keepPolicy(existing, keep, isProtected);
 
   if (!image && !initrd) {
     return { ...base, skip: { reason: 'nothing-to-back-up', message: `no kernel ${version} in the boot directory yet: nothing to back up`, warn: false } };
@@ -144,18 +168,25 @@ export function planBackup(input: BackupInput): BackupPlan {
     };
   }
 
-  // Older sets beyond KEEP-1 go anyway (the new set makes KEEP); they are deleted before copying so
-  // their space counts. If that is not enough, older sets of this version go too, oldest first, but
-  // only if that makes the backup fit: nothing is deleted in vain.
+  // The new set makes KEEP, so the policy removes sets beyond KEEP-1 — but only after the new set
+  // is safely published. Before the copy, sets are removed only when the space is needed: first
+  // those the policy removes anyway, then older sets of this version, oldest first, and only if
+  // that makes the backup fit: nothing is deleted in vain.
   const policy = prunePolicy(config.keep - 1);
   const policyIds = new Set(policy.map((d) => d.id));
-  let available = input.freeBytes + policy.reduce((n, d) => n + d.bytes, 0);
-  const extra: DeleteSet[] = [];
-  const remaining = existing.filter((s) => !policyIds.has(s.id) && !isProtected(s.id)).reverse(); // oldest first
-  while (available - needed < minFree && remaining.length > 0) {
-    const set = remaining.shift()!;
-    extra.push(deleteSet(set, 'space'));
-    available += setBytes(set);
+  const candidates = [
+    ...policy.slice().reverse(),
+    ...existing
+      .filter((s) => !policyIds.has(s.id) && !isProtected(s.id))
+      .reverse()
+      .map((s) => deleteSet(s, 'space')),
+  ];
+  let available = input.freeBytes;
+  const before: DeleteSet[] = [];
+  while (available - needed < minFree && candidates.length > 0) {
+    const d = candidates.shift()!;
+    before.push({ ...d, phase: 'before', why: d.why === 'keep' ? 'space' : d.why });
+    available += d.bytes;
   }
   if (available - needed < minFree) {
     return {
@@ -171,19 +202,21 @@ export function planBackup(input: BackupInput): BackupPlan {
       },
     };
   }
+  const beforeIds = new Set(before.map((d) => d.id));
+  const after = policy.filter((d) => !beforeIds.has(d.id));
   const suffix = freeSuffix(model, version, input.stamp, input.manifest);
   return {
     ...base,
     id: setId(version, suffix),
     copies: sources.map((s) => ({ stem: s.stem, from: s.name, to: backupFileName(s.stem, version, suffix), size: s.file.size })),
-    deletes: [...policy, ...extra],
+    deletes: [...before, ...after],
   };
 }
 
 /** Keep `keep` newest sets of each version (or only of `version`); whole sets, oldest first out. */
 export function planPrune(model: BootModel, keep: number, version?: string): DeleteSet[] {
   const versions = version ? [version] : [...new Set(model.sets.map((s) => s.version))];
-  return versions.flatMap((v) => setsOf(model, v).slice(keep).map((s) => deleteSet(s, 'keep')));
+  return versions.flatMap((v) => keepPolicy(setsOf(model, v), keep));
 }
 
 /** Every set of a purged kernel (ON_PURGE=remove). */

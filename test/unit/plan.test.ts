@@ -72,14 +72,23 @@ describe('planBackup', () => {
     expect(p.copies).toEqual([]);
   });
 
-  it('takes the next free suffix when the minute is taken, never overwriting', () => {
+  it('takes one past the highest suffix of the minute, never overwriting, never reusing a pruned .N', () => {
     const p = plan({ ...live(), ...set('202611222040'), [`kernel-${V}~~backup202611222040.2`]: 1 });
     expect(p.id).toBe(`${V}~~backup202611222040.3`);
+    expect(plan({ ...live(), [`kernel-${V}~~backup202611222040.4`]: 1 }).id).toBe(`${V}~~backup202611222040.5`);
   });
 
-  it('prunes beyond KEEP-1 before copying, oldest first, whole sets, kernel before initrd', () => {
+  it('counts only complete sets toward KEEP and removes incomplete ones', () => {
+    const orphan = { [`initrd.img-${V}~~backup202605010000`]: 40 * MiB };
+    const p = plan({ ...live(), ...set('202601010000'), ...orphan }, { keep: 2 });
+    expect(p.deletes.map((d) => [d.id, d.why])).toEqual([[`${V}~~backup202605010000`, 'incomplete']]);
+    expect(planPrune(modelBoot(scanOf({ ...set('202601010000'), ...orphan })), 1).map((d) => d.id)).toEqual([`${V}~~backup202605010000`]);
+  });
+
+  it('prunes beyond KEEP-1 only after the new set is made, whole sets, kernel before initrd', () => {
     const p = plan({ ...live(), ...set('202601010000'), ...set('202602010000'), ...set('202603010000') }, { keep: 2 });
     expect(p.deletes.map((d) => d.id)).toEqual([`${V}~~backup202602010000`, `${V}~~backup202601010000`]);
+    expect(p.deletes.every((d) => d.phase === 'after')).toBe(true);
     expect(p.deletes[0]!.names[0]).toBe(`kernel-${V}~~backup202602010000`);
     expect(p.deletes[0]!.names.at(-1)).toBe(`initrd.img-${V}~~backup202602010000`);
     expect(p.deletes.every((d) => d.why === 'keep')).toBe(true);
@@ -89,7 +98,7 @@ describe('planBackup', () => {
     // needed 48 MiB; auto MIN_FREE = 1.2 * 48 + 16 = 73.6 MiB; free 100 MiB -> short by 21.6 MiB.
     const fits = plan({ ...live(), ...set('202601010000'), ...set('202602010000') }, { free: 100 * MiB });
     expect(fits.skip).toBeUndefined();
-    expect(fits.deletes.map((d) => [d.id, d.why])).toEqual([[`${V}~~backup202601010000`, 'space']]);
+    expect(fits.deletes.map((d) => [d.id, d.why, d.phase])).toEqual([[`${V}~~backup202601010000`, 'space', 'before']]);
     const hopeless = plan({ ...live(), ...set('202601010000') }, { free: 10 * MiB });
     expect(hopeless.skip?.reason).toBe('no-space');
     expect(hopeless.deletes).toEqual([]);
