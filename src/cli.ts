@@ -1,4 +1,5 @@
 // The command line: declares commands and options, and hands each to its command module.
+import * as fs from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { version as packageVersion } from '../package.json';
 import { runSnapshot } from './commands/backup';
@@ -22,6 +23,11 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
   const run = (fn: (ctx: CommandContext, args: Record<string, unknown>) => Promise<number>) => async (args: Record<string, unknown>) => {
     const ctx = makeContext({ root: args.root as string, config: args.config as string | undefined, quiet: !!args.quiet, verbose: !!args.verbose });
     done(await fn(ctx, args));
+  };
+  // --root must name a directory: acting on a root that is not there would only create one.
+  const checkRoot = (args: Record<string, unknown>) => {
+    const root = String(args.root);
+    if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--root ${root} is not a directory`);
   };
   return yargs(argv as string[])
     .scriptName('kbackup')
@@ -58,13 +64,14 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       run((ctx, a) => runList(ctx, a.kernelVersion as string | undefined, !!a.json)),
     )
     .command(
-      'prune',
-      'remove the oldest backup sets beyond KEEP, whole sets only',
+      'prune [kernel-version]',
+      'remove the oldest backup sets beyond KEEP (of one kernel version, or of all), whole sets only',
       (y) =>
         y
+          .positional('kernel-version', { type: 'string', describe: 'only this kernel version' })
           .option('keep', { type: 'number', describe: 'sets to keep per kernel version (default: KEEP)', requiresArg: true })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
-      run((ctx, a) => runPrune(ctx, a.keep as number | undefined, !!a.dryRun)),
+      run((ctx, a) => runPrune(ctx, a.keep as number | undefined, !!a.dryRun, a.kernelVersion as string | undefined)),
     )
     .command(
       'restore <id>',
@@ -96,6 +103,9 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       run((ctx, a) => runDiffCommand(ctx, a.id as string | undefined, !!a.json)),
     )
     .completion('completion', 'print a bash completion script')
+    .middleware((args) => {
+      if (args._[0] !== 'hook' && args._[0] !== 'completion') checkRoot(args);
+    })
     .demandCommand(1, 'name a command (kbackup --help lists them)')
     .recommendCommands()
     .strict()
@@ -105,7 +115,8 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .showHelpOnFail(false)
     .wrap(process.stdout.isTTY ? Math.min(120, process.stdout.columns || 80) : null)
     .fail((msg, err) => {
-      if (err) throw err;
-      throw new UsageError(msg);
+      // yargs' own parse errors (YError) are usage errors; anything else is a command's error.
+      if (err && err.name !== 'YError') throw err;
+      throw new UsageError(err?.message ?? msg);
     });
 }

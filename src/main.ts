@@ -1,9 +1,11 @@
 // The entry point: builds the real world, runs the CLI, and is the only place that turns errors
 // into exit codes and text.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import * as readline from 'node:readline/promises';
 import { version } from '../package.json';
 import type { GlobalOptions } from './cli';
-import { EXIT, InternalError, KbackupError } from './core/errors';
+import { EXIT, InternalError, KbackupError, UsageError } from './core/errors';
 
 export async function main(argv: readonly string[]): Promise<number> {
   // `kbackup --version` is what scripts and the package's own checks call most: answer it without
@@ -32,11 +34,18 @@ export async function main(argv: readonly string[]): Promise<number> {
     },
   };
   const context = (g: GlobalOptions) =>
-    makeContext(realWorld({ root: g.root, configPath: g.config, log: stderrLogger(g.verbose ? 'verbose' : g.quiet ? 'quiet' : 'normal') }), io);
+    makeContext(realWorld({ root: g.root, configPath: g.config, log: stderrLogger(g.verbose ? 'verbose' : g.quiet ? 'quiet' : 'normal') }), io, {
+      configExplicit: g.config !== undefined,
+    });
   try {
     await buildCli(argv, context, (c) => (code = c)).parseAsync();
     return code;
   } catch (err) {
+    if (err instanceof UsageError && commandOf(argv) === 'hook' && !(await hookShouldFail(argv))) {
+      // dpkg's run-parts must not stop a kernel update over a hook's command line.
+      process.stderr.write(`kbackup: warning: ${err.message} (the kernel update goes on: ON_ERROR=warn)\n`);
+      return EXIT.ok;
+    }
     if (err instanceof KbackupError && !(err instanceof InternalError)) {
       process.stderr.write(`kbackup: ${err.message}\n`);
       if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
@@ -45,6 +54,28 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stderr.write(`kbackup: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.runtime;
   }
+}
+
+/** The command word, past the global options and their values. */
+function commandOf(argv: readonly string[]): string | undefined {
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--root' || a === '--config') i++;
+    else if (!a.startsWith('-')) return a;
+  }
+  return undefined;
+}
+
+/** ON_ERROR=fail in the configuration a hook would have read, found without the parser. */
+async function hookShouldFail(argv: readonly string[]): Promise<boolean> {
+  const valueOf = (name: string) => {
+    const i = argv.indexOf(name);
+    if (i >= 0) return argv[i + 1];
+    return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
+  };
+  const file = valueOf('--config') ?? join(valueOf('--root') ?? '/', 'etc/default/kbackup');
+  const text = await readFile(file, 'utf8').catch(() => '');
+  return /^\s*ON_ERROR=["']?fail["']?\s*(#.*)?$/m.test(text);
 }
 
 main(process.argv.slice(2)).then(

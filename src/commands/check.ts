@@ -9,7 +9,8 @@ import { initrdHealthProblems } from './initrd-check';
 
 export interface CheckReport {
   ok: boolean;
-  flavour: 'dpkg' | 'sort-v' | null;
+  /** The ordering the installed 10_linux uses; "dpkg" (Debian 12's) when it is absent or not recognised. */
+  flavour: 'dpkg' | 'sort-v';
   predictedOrder: string[];
   defaultEntry: string | null;
   problems: Problem[];
@@ -23,7 +24,7 @@ export async function buildCheckReport(ctx: CommandContext, options: CheckOption
   const problems = [...evaluateCheck(state, config, facts), ...(await initrdHealthProblems(ctx, state, options))];
   return {
     ok: problems.every((p) => p.severity !== 'error'),
-    flavour: facts.flavour ?? null,
+    flavour: facts.flavour ?? 'dpkg',
     predictedOrder: facts.predicted.map((k) => k.image),
     defaultEntry: facts.grubCfg?.defaultLinux ?? facts.predicted[0]?.image ?? null,
     problems,
@@ -36,7 +37,7 @@ export function renderCheck(report: CheckReport): string {
   const first = report.predictedOrder[0];
   lines.push(
     first
-      ? `update-grub (${report.flavour ?? 'dpkg, assumed'} ordering) lists ${first} first` +
+      ? `update-grub (${report.flavour} ordering) lists ${first} first` +
           (report.defaultEntry && report.defaultEntry !== first ? `; grub.cfg boots ${report.defaultEntry} by default` : '') +
           `; ${backups} backup(s) below it`
       : 'no kernels in /boot',

@@ -13,13 +13,18 @@ export interface CommandContext {
   ask(question: string): Promise<string>;
 }
 
-export function makeContext(world: World, io: { out(text: string): void; interactive: boolean; ask(q: string): Promise<string> }): CommandContext {
+export function makeContext(
+  world: World,
+  io: { out(text: string): void; interactive: boolean; ask(q: string): Promise<string> },
+  options: { configExplicit?: boolean } = {},
+): CommandContext {
   let config: Promise<Config> | undefined;
   return {
     world,
     out: io.out,
     interactive: io.interactive,
     ask: io.ask,
-    config: () => (config ??= readConfig(world.configPath)),
+    // The default file may be absent (a removed package's hooks); a file named with --config may not.
+    config: () => (config ??= readConfig(world.configPath, { mustExist: options.configExplicit })),
   };
 }

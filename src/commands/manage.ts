@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import { applyAdopt } from '../core/apply';
 import { isComplete, setBytes, setsOf, type BackupSet } from '../core/boot-model';
 import { sha256File } from '../core/copy';
+import { predictMenu } from '../core/check';
 import { deleteSets, readState, reconcileManifest, withLock, type State } from '../core/engine';
 import { UsageError } from '../core/errors';
 import { withSet, writeManifest, type ManifestSet } from '../core/manifest';
@@ -92,13 +93,14 @@ export async function runList(ctx: CommandContext, version: string | undefined, 
   return 0;
 }
 
-export async function runPrune(ctx: CommandContext, keepArg: number | undefined, dryRun: boolean): Promise<number> {
+export async function runPrune(ctx: CommandContext, keepArg: number | undefined, dryRun: boolean, version?: string): Promise<number> {
+  if (version !== undefined) assertSafeVersion(version);
   const config = await ctx.config();
   const keep = keepArg ?? config.keep;
   if (!Number.isInteger(keep) || keep < 0 || keep > 99) throw new UsageError(`--keep takes a whole number from 0 to 99, not ${keepArg}`);
   const act = async () => {
     const state = await readState(ctx.world, config);
-    const deletes = planPrune(state.model, keep);
+    const deletes = planPrune(state.model, keep, version);
     const lines = renderDeletes(deletes, dryRun);
     if (dryRun) {
       ctx.out(lines.length ? `${lines.join('\n')}\n` : `nothing to prune (KEEP=${keep})\n`);
@@ -144,18 +146,31 @@ export async function runAdopt(ctx: CommandContext, dryRun: boolean): Promise<nu
   return dryRun ? act() : withLock(ctx.world, 'adopt', COMMAND_LOCK_WAIT_MS, act);
 }
 
-/** The kernel postrm runs on remove, purge, upgrade…: only a purge with ON_PURGE=remove deletes. */
+/**
+ * The kernel postrm runs on remove, purge, upgrade…: only a purge with ON_PURGE=remove deletes.
+ * On remove and purge it warns when that kernel's backups would now be GRUB's default entry
+ * (they sort above every live kernel once the live files are gone).
+ */
 export async function runHookPostrm(ctx: CommandContext, version: string): Promise<number> {
   assertSafeVersion(version);
   const config = await ctx.config();
   const action = (ctx.world.env.DEB_MAINT_PARAMS ?? '').trim().split(/\s+/)[0];
-  if (!config.enabled || action !== 'purge') return 0;
+  if (!config.enabled || (action !== 'purge' && action !== 'remove')) return 0;
   return withLock(ctx.world, `postrm ${version}`, HOOK_LOCK_WAIT_MS, async () => {
     const state = await readState(ctx.world, config);
     const sets = setsOf(state.model, version);
     if (sets.length === 0) return 0;
-    if (config.onPurge === 'keep') {
-      ctx.world.log.info(`kept ${sets.length} backup set(s) of purged kernel ${version} in ${state.paths.boot} (ON_PURGE=keep; kbackup prune --keep 0 removes them)`);
+    if (action === 'remove' || config.onPurge === 'keep') {
+      const first = (await predictMenu(state))[0]?.image;
+      const firstIsOurs = first !== undefined && sets.some((s) => [...s.files.values()].some((f) => `/boot/${f.name}` === first));
+      if (firstIsOurs) {
+        ctx.world.log.warn(
+          `kernel ${version} is gone but its backups are not, and ${first} would now be GRUB's default entry; ` +
+            `kbackup prune --keep 0 ${version} removes them (or set ON_PURGE=remove before purging)`,
+        );
+      } else if (action === 'purge') {
+        ctx.world.log.info(`kept ${sets.length} backup set(s) of purged kernel ${version} (ON_PURGE=keep; kbackup prune --keep 0 ${version} removes them)`);
+      }
       return 0;
     }
     const deletes = planPurge(state.model, version);

@@ -29,6 +29,7 @@ export const CHECK_CODES = [
   'grub-default-unresolved',
   'grub-cfg-stale',
   'grub-not-found',
+  'grub-flavour-unknown',
   'backup-missing-initrd',
   'backup-missing-kernel',
   'legacy-backup',
@@ -120,7 +121,12 @@ async function readLinks(root: string): Promise<LinkFact[]> {
   return facts;
 }
 
-export async function gatherCheckFacts(state: State, freeBytes: number | undefined, options: CheckOptions = {}): Promise<CheckFacts> {
+/** What update-grub would list now, as the installed 10_linux orders it (Debian 12's if none). */
+export async function predictMenu(state: Pick<State, 'paths'>): Promise<GrubKernel[]> {
+  return (await readGrubScripts(state)).predicted;
+}
+
+async function readGrubScripts(state: Pick<State, 'paths'>): Promise<{ flavour?: GrubFlavour; found: boolean; predicted: GrubKernel[] }> {
   const root = state.paths.root;
   const [tenLinux, mkconfigLib] = await Promise.all([
     readText(path.join(root, 'etc/grub.d/10_linux')),
@@ -129,10 +135,14 @@ export async function gatherCheckFacts(state: State, freeBytes: number | undefin
   const flavour = tenLinux ? detectFlavour(tenLinux, mkconfigLib) : undefined;
   const rootEntries = (await listEntries(root)).filter((e) => /^(vmlinu[xz]|kernel|initrd)/.test(e.name));
   const bootEntries = await listEntries(state.paths.boot);
-  // Without GRUB's scripts, predict as Debian 12's would.
-  const predicted = grubMenuOrder(bootEntries, flavour ?? 'dpkg', { rootEntries });
+  // Without GRUB's scripts, or with ones not recognised, predict as Debian 12's would.
+  return { flavour, found: tenLinux !== undefined, predicted: grubMenuOrder(bootEntries, flavour ?? 'dpkg', { rootEntries }) };
+}
 
-  const facts: CheckFacts = { flavour, grubScriptsFound: tenLinux !== undefined, predicted, links: await readLinks(root), mismatches: [], freeBytes };
+export async function gatherCheckFacts(state: State, freeBytes: number | undefined, options: CheckOptions = {}): Promise<CheckFacts> {
+  const root = state.paths.root;
+  const { flavour, found, predicted } = await readGrubScripts(state);
+  const facts: CheckFacts = { flavour, grubScriptsFound: found, predicted, links: await readLinks(root), mismatches: [], freeBytes };
 
   const cfgText = await readText(path.join(state.paths.grubDir, 'grub.cfg'));
   if (cfgText !== undefined) {
@@ -184,6 +194,9 @@ export function evaluateCheck(state: Pick<State, 'model' | 'manifest' | 'manifes
 
   if (!facts.grubScriptsFound) {
     problems.push(problem('grub-not-found', 'GRUB\'s /etc/grub.d/10_linux is not installed; the order shown is what Debian 12\'s update-grub would produce', 'warning'));
+  }
+  if (facts.grubScriptsFound && !facts.flavour) {
+    problems.push(problem('grub-flavour-unknown', "the installed /etc/grub.d/10_linux sorts kernels in a way kbackup does not recognise; the order shown is what Debian 12's would produce", 'warning'));
   }
   if (first && isBackupPath(first.image, stems)) {
     problems.push(problem('backup-is-default', `update-grub would make the backup ${first.image} the default entry: a live kernel must sort above its backups`));

@@ -44,6 +44,24 @@ describe('prune', () => {
     for (const live of ['vmlinuz', 'initrd.img', 'config', 'System.map']) expect(left).toContain(`${live}-${V}`);
   });
 
+  it('prunes one kernel version when named', () => {
+    root = makeRoot();
+    installKernel(root);
+    fakeSet(root, '202601010000');
+    fakeSet(root, '202601010000', '6.1.0-17-amd64');
+    expect(kbackup(root, ['prune', '--keep', '0', '6.1.0-17-amd64']).code).toBe(0);
+    expect(JSON.parse(kbackup(root, ['list', '--json']).stdout).map((s: { id: string }) => s.id)).toEqual([`${V}~~backup202601010000`]);
+  });
+
+  it('warns when a removed kernel leaves backups that would become the default entry', () => {
+    root = makeRoot();
+    installKernel(root, '6.1.0-17-amd64');
+    fakeSet(root, '202601010000', V); // the newer kernel V was removed; its backups stayed
+    const r = kbackup(root, ['hook', 'postrm', V], { DEB_MAINT_PARAMS: 'remove' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain(`would now be GRUB's default entry; kbackup prune --keep 0 ${V} removes them`);
+  });
+
   it('prunes during the hook so that KEEP sets remain after the new one', () => {
     root = makeRoot();
     installKernel(root);
@@ -304,6 +322,36 @@ describe('bad input', () => {
     expect(r.stderr).toContain(`${root.file('etc/default/kbackup')}:2: KEEP="many" is not valid (accepted: a whole number from 0 to 99)`);
     root.config('KEPE=3\n');
     expect(kbackup(root, ['list']).stderr).toContain('unknown key KEPE (known keys: ENABLED, KEEP, FILES, MIN_FREE_MB, ON_ERROR, ON_PURGE)');
+  });
+
+  it('refuses a missing --config file and a --root that is not a directory (exit 2); hooks go on', () => {
+    root = makeRoot();
+    installKernel(root);
+    expect(kbackup(root, ['--config', root.file('nope'), 'list']).code).toBe(2);
+    const missing = `${root.dir}/nowhere`;
+    const list = kbackup(missing, ['list']);
+    expect(list.code).toBe(2);
+    expect(list.stderr).toContain('is not a directory');
+    const hook = kbackup(missing, ['hook', 'preinst', V]);
+    expect(hook.code).toBe(0);
+    expect(fs.existsSync(missing)).toBe(false);
+    const noValue = spawnSync(requireBuiltCli(), ['list', '--root'], { encoding: 'utf8' });
+    expect(noValue.status).toBe(2);
+    expect(noValue.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('keeps hooks working through a bad configuration line or command line, unless ON_ERROR=fail', () => {
+    root = makeRoot();
+    installKernel(root);
+    root.config('KEEP=many\n');
+    const r = kbackup(root, ['hook', 'preinst', V]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('KEEP="many" is not valid');
+    expect(root.ls().filter((n) => n.includes('~~backup'))).toHaveLength(4);
+    expect(kbackup(root, ['hook', 'preinst', V, '/boot/vmlinuz', 'extra']).code).toBe(0);
+    root.config('KEEP=many\nON_ERROR=fail\n');
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(2);
+    expect(kbackup(root, ['hook', 'preinst', V, '/boot/vmlinuz', 'extra']).code).toBe(2);
   });
 
   it('gives a usage error, not a help dump, for an unknown command or option', () => {
