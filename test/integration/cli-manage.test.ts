@@ -280,6 +280,36 @@ describe('restore', () => {
     expect(JSON.parse(kbackup(root, ['list', '--json']).stdout).map((s: { id: string }) => s.id)).toContain(undo);
   });
 
+  it('refuses before touching anything when the live files could not be kept (KEEP=0), and says so in --dry-run', () => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    installKernel(root, V, 2);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const before = root.ls();
+    const id = JSON.parse(kbackup(root, ['list', '--json']).stdout)[1].id as string;
+    root.config('KEEP=0\n');
+    const dry = kbackup(root, ['restore', id, '--dry-run']);
+    expect(dry.code).toBe(1);
+    expect(dry.stdout).toContain('would refuse');
+    const r = kbackup(root, ['restore', id, '--yes']);
+    expect(r.code).toBe(1);
+    expect(root.ls()).toEqual(before);
+  });
+
+  it('restores over an incomplete live set (the likely rescue case) with a warning', () => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const id = JSON.parse(kbackup(root, ['list', '--json']).stdout)[0].id as string;
+    const initrd = root.sha(`boot/initrd.img-${V}`);
+    fs.rmSync(root.file(`boot/initrd.img-${V}`));
+    const r = kbackup(root, ['restore', id, '--yes']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('incomplete');
+    expect(root.sha(`boot/initrd.img-${V}`)).toBe(initrd);
+  });
+
   it('refuses an unknown ID with the nearest IDs, and a set that no longer matches its checksums', () => {
     root = makeRoot();
     installKernel(root);
