@@ -1,6 +1,9 @@
 // One kbackup at a time per root: a manual `snapshot` while dpkg runs the hook must never corrupt
-// or duplicate a set. Node has no flock(2), so the lock is a file created with O_EXCL holding the
-// owner's pid; a lock whose pid is gone (a crash, kill -9) is taken over.
+// or duplicate a set. Node has no flock(2), so the lock is a file holding its owner's pid, created
+// complete and atomically: the content is written to a private temporary, which link(2) then gives
+// the lock's name (link fails if the name exists). A lock whose pid is gone (a crash, kill -9) is
+// taken over by renaming it aside first, so two runs cannot both remove it and both win.
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { errnoOf, ioError, RefusedError } from './errors';
@@ -9,6 +12,8 @@ export interface LockInfo {
   pid: number;
   command: string;
   since: string;
+  /** Unique per acquisition, so a release never removes someone else's lock. */
+  token: string;
 }
 
 export interface Lock {
@@ -35,6 +40,26 @@ async function readLock(file: string): Promise<LockInfo | undefined> {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** An unreadable lock older than this is taken over. */
+const STALE_UNREADABLE_MS = 30_000;
+
+/** Moves a dead holder's lock aside, and puts it back if it turned out to be a live one. */
+async function takeOverStale(file: string): Promise<void> {
+  const aside = `${file}.stale.${process.pid}.${randomBytes(4).toString('hex')}`;
+  try {
+    await fs.rename(file, aside);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return;
+    throw err;
+  }
+  const moved = await readLock(aside);
+  if (moved && alive(moved.pid)) {
+    // Between our look and the rename a live run took the lock: give it back.
+    await fs.link(aside, file).catch(() => undefined);
+  }
+  await fs.rm(aside, { force: true });
+}
+
 export async function acquireLock(
   file: string,
   command: string,
@@ -42,41 +67,54 @@ export async function acquireLock(
 ): Promise<Lock> {
   const now = options.now ?? (() => new Date());
   const deadline = Date.now() + options.waitMs;
+  const dir = path.dirname(file);
   try {
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
+    await fs.mkdir(dir, { recursive: true, mode: 0o755 });
   } catch (err) {
-    throw ioError(`cannot create ${path.dirname(file)}`, err);
+    throw ioError(`cannot create ${dir}`, err);
   }
-  const mine: LockInfo = { pid: process.pid, command, since: now().toISOString() };
-  for (;;) {
-    try {
-      const handle = await fs.open(file, 'wx', 0o644);
+  const mine: LockInfo = { pid: process.pid, command, since: now().toISOString(), token: randomBytes(8).toString('hex') };
+  const tmp = path.join(dir, `.kbackup-tmp-lock.${process.pid}.${mine.token}`);
+  try {
+    await fs.writeFile(tmp, `${JSON.stringify(mine)}\n`, { mode: 0o644, flag: 'wx' });
+  } catch (err) {
+    throw ioError(`cannot create lock ${file}`, err);
+  }
+  try {
+    for (;;) {
       try {
-        await handle.writeFile(`${JSON.stringify(mine)}\n`);
-      } finally {
-        await handle.close();
+        await fs.link(tmp, file);
+        return {
+          release: async () => {
+            const held = await readLock(file);
+            if (held?.token === mine.token) await fs.rm(file, { force: true });
+          },
+        };
+      } catch (err) {
+        if (errnoOf(err) !== 'EEXIST') throw ioError(`cannot create lock ${file}`, err);
       }
-      return {
-        release: async () => {
-          const held = await readLock(file);
-          if (held && held.pid === mine.pid && held.since === mine.since) await fs.rm(file, { force: true });
-        },
-      };
-    } catch (err) {
-      if (errnoOf(err) !== 'EEXIST') throw ioError(`cannot create lock ${file}`, err);
+      const holder = await readLock(file);
+      if (holder && !alive(holder.pid)) {
+        await takeOverStale(file);
+        continue;
+      }
+      if (!holder) {
+        // kbackup writes its locks complete, so an unreadable one is a crash's leftover (a lock
+        // file whose data never reached the disk) once it is older than any run takes to start.
+        const age = await fs.stat(file).then((st) => Date.now() - st.mtimeMs, () => 0);
+        if (age > STALE_UNREADABLE_MS) {
+          await takeOverStale(file);
+          continue;
+        }
+        if (Date.now() >= deadline) throw new RefusedError(`${file} exists but is not a kbackup lock; remove it if no kbackup is running`);
+      } else if (Date.now() >= deadline) {
+        throw new RefusedError(
+          `another kbackup (pid ${holder.pid}, "${holder.command}", since ${holder.since}) holds ${file}; try again when it has finished`,
+        );
+      }
+      await sleep(100);
     }
-    const holder = await readLock(file);
-    if (!holder || !alive(holder.pid)) {
-      // A stale lock (or one half-written by a crash): take it over only if it is still the same file.
-      const again = await readLock(file);
-      if (JSON.stringify(again) === JSON.stringify(holder)) await fs.rm(file, { force: true });
-      continue;
-    }
-    if (Date.now() >= deadline) {
-      throw new RefusedError(
-        `another kbackup (pid ${holder.pid}, "${holder.command}", since ${holder.since}) holds ${file}; try again when it has finished`,
-      );
-    }
-    await sleep(100);
+  } finally {
+    await fs.rm(tmp, { force: true });
   }
 }

@@ -417,6 +417,17 @@ describe('lock', () => {
     expect(fs.existsSync(root.file('var/lib/kbackup/lock'))).toBe(false);
   });
 
+  it('takes over an unreadable lock left by a crash, once it is old', () => {
+    root = makeRoot();
+    installKernel(root);
+    const lock = root.write('var/lib/kbackup/lock', '');
+    const old = new Date(Date.now() - 120_000);
+    fs.utimesSync(lock, old, old);
+    const r = kbackup(root, ['snapshot', V]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.existsSync(lock)).toBe(false);
+  });
+
   it('two runs at once make exactly one set', async () => {
     root = makeRoot();
     installKernel(root, V, 1, { vmlinuz: 1024 * 1024, initrd: 8 * 1024 * 1024 });
