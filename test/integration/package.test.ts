@@ -7,6 +7,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { version } from '../../package.json';
+import { CHECK_CODES } from '../../src/core/check';
+import { INITRD_PROBLEM_CODES } from '../../src/core/initrd-health';
 import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig } from '../../src/core/config';
 
 const repo = path.resolve(__dirname, '../..');
@@ -212,6 +214,12 @@ describe('kbackup(8)', () => {
     for (const key of CONFIG_KEYS) expect(text, key).toContain(`${key}=`);
     for (const file of Object.keys(EXPECTED_FILES).filter((f) => !f.startsWith('/usr/share/'))) expect(text, file).toContain(file);
     expect(text).toContain('/var/lib/kbackup');
+  });
+
+  it('documents every stable problem code check and the hooks can report', () => {
+    const text = rendered();
+    const section = text.slice(text.indexOf('\nPROBLEM CODES\n'), text.indexOf('\nENVIRONMENT\n'));
+    for (const code of [...CHECK_CODES, ...INITRD_PROBLEM_CODES]) expect(section, code).toMatch(new RegExp(`^ {7}${code} \\((error|warning)\\)$`, 'm'));
   });
 
   it('explains the kernel- naming and that purging never removes the backups in /boot', () => {
