@@ -766,6 +766,11 @@ export class Chroot {
   async installKbackup(): Promise<KbackupBuild> {
     const deb = findKbackupDeb();
     if (deb) {
+      const exe = path.join(REPO_ROOT, 'dist/kbackup');
+      if (fs.existsSync(exe) && fs.statSync(exe).mtimeMs > fs.statSync(deb).mtimeMs + 1000) {
+        log(`warning: ${path.relative(REPO_ROOT, deb)} is older than dist/kbackup; run \`npm run deb\` to test the current build`);
+      }
+      log(`installing ${path.relative(REPO_ROOT, deb)}`);
       const r = await this.installDeb(deb);
       if (r.code !== 0) throw new Error(`dpkg -i ${deb} failed:\n${r.stdout}\n${r.stderr}`);
       this.kbackupBuild = { kind: 'deb', deb, version: debField(deb, 'Version') };

@@ -229,7 +229,7 @@ describe('update-initramfs -u after a backup (what dpkg triggers run when crypts
     expect(Object.keys(after).filter((n) => n.endsWith('.dpkg-bak') || n.startsWith('.kbackup-tmp'))).toEqual([]);
   });
 
-  it("3b contrast: under the original script's name (vmlinuz-V~~backup…) update-initramfs -u rebuilds the BACKUP's initrd without modules and leaves the live one stale", async () => {
+  it("3b contrast: under the original script's name (vmlinuz-V~~backup…) update-initramfs -u rebuilds the BACKUP's initrd without modules, leaves the live one stale, and linux-base points /vmlinuz.old at the backup", async () => {
     const s = suffixes().at(-1)!;
     const kernelBackup = c.host(`/boot/${backupName('vmlinuz', s)}`);
     const legacyImage = c.host(`/boot/vmlinuz-${V}${s}`);
@@ -238,11 +238,16 @@ describe('update-initramfs -u after a backup (what dpkg triggers run when crypts
     fs.copyFileSync(c.host(backupInitrd), saved);
     const savedStat = fs.statSync(saved);
     const before = c.bootFiles();
+    const links = Object.fromEntries(['/vmlinuz.old', '/initrd.img.old'].map((l) => [l, fs.readlinkSync(c.host(l))]));
     fs.renameSync(kernelBackup, legacyImage);
     try {
       // linux-base scans vmlinuz-* only, and sorts V~~backup… above V.
       const sorted = await c.mustRun('linux-version list | linux-version sort --reverse');
       expect(sorted.stdout.split('\n')[0]).toBe(`${V}${s}`);
+      // …so what the kernel's postinst runs points /vmlinuz.old at the backup (dangling once it is pruned).
+      await c.mustRun(`linux-update-symlinks upgrade ${V} /boot/vmlinuz-${V}`);
+      expect(fs.readlinkSync(c.host('/vmlinuz.old'))).toBe(`boot/vmlinuz-${V}${s}`);
+      expect(fs.readlinkSync(c.host('/initrd.img.old'))).toBe(`boot/initrd.img-${V}${s}`);
 
       const r = await c.run('update-initramfs -u');
 
@@ -257,8 +262,12 @@ describe('update-initramfs -u after a backup (what dpkg triggers run when crypts
       expect(b1.size).toBeLessThan(b0.size / 3);
       expect(after[liveName('initrd.img')]!.sha256, 'the live initrd was left stale').toBe(before[liveName('initrd.img')]!.sha256);
     } finally {
-      // Put the set back as kbackup made it, for the tests below.
+      // Put the set and the links back as they were, for the tests below.
       fs.renameSync(legacyImage, kernelBackup);
+      for (const [link, target] of Object.entries(links)) {
+        fs.rmSync(c.host(link), { force: true });
+        fs.symlinkSync(target, c.host(link));
+      }
       fs.copyFileSync(saved, c.host(backupInitrd));
       fs.utimesSync(c.host(backupInitrd), savedStat.atime, savedStat.mtime);
       fs.rmSync(saved);
