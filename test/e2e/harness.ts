@@ -16,15 +16,27 @@
 //   c.bootFiles()               { name: { sha256, size, mode, mtimeMs } } for every regular file in /boot
 //   c.sha256('/boot/…'), c.exists(p), c.readFile(p), c.writeFile(p, data, mode?)
 //   grubLinuxPaths(cfgText) / grubEntries(cfgText)   the image paths (and initrds) in grub.cfg order
+//   c.packageVersion('kbackup')  the installed version, '' when not installed
+//   c.host('/boot/x')            the host path of a chroot path; c.work is a scratch dir next to the root
+//   createChroot({ kbackup: false })   a chroot without kbackup (then c.installKbackup() or c.installDeb())
 //   kernelDebs('amd64' | 'cloud-amd64')              the cached archive .debs of a kernel flavour
 //   buildKernelUpdate(n) / repackDeb(src, version)   re-packed .debs (cached under .cache/e2e/debs)
-//   backupNamePattern(stem, version)                 the spec's backup-name RegExp
+//   extractFromDeb(deb, '/boot/x', hostDest)         one file out of a .deb
+//   findKbackupDeb()                                 dist/kbackup_*.deb, if `npm run deb` made one
+//   backupNamePattern(stem, version), backupSuffixes(names, version)   the spec's backup names
+//   hostRun(file, args), sha256File(hostPath)        host-side helpers
 //
-// Caches (under /work/main/.cache/e2e, git-ignored): base-<hash>.tar.zst (debootstrap minbase of
+// kbackup comes from dist/kbackup_*.deb when present (CI: npm run build && npm run deb && npm test),
+// else dist/kbackup plus the hooks/ shims and packaging/kbackup.default copied where the .deb puts
+// them. The chroot has no node: the single executable must run on its own. Commands run with a
+// clean environment (PATH, LANG=C.UTF-8, HOME, DEBIAN_FRONTEND=noninteractive; add with { env }).
+//
+// Caches (under <repo>/.cache/e2e, git-ignored): base-<hash>.tar.zst (debootstrap minbase of
 // bookworm with initramfs-tools and GRUB's scripts, keyed by suite + mirror + package list + recipe),
 // kernel-<hash>.tar.zst (that plus the archive kernel installed), debs/ (the downloaded kernel
 // .debs and the re-packed updates). A first run needs the apt mirror (about 5 minutes); later runs
-// unpack a tarball in seconds. Chroots live in .cache/e2e/run/<pid>-<label>-<random>; a run whose
+// unpack a tarball in seconds (dpkg runs with force-unsafe-io there: its fsyncs only guard a
+// throw-away tree against power loss; kbackup's own fsyncs are untouched). Chroots live in .cache/e2e/run/<pid>-<label>-<random>; a run whose
 // pid is dead is a crashed one: its mounts are unmounted and its tree removed before a new chroot
 // is made (never one of a live process: another vitest may be running at the same time).
 //
