@@ -36,9 +36,10 @@
 // kernel-<hash>.tar.zst (that plus the archive kernel installed), debs/ (the downloaded kernel
 // .debs and the re-packed updates). A first run needs the apt mirror (about 5 minutes); later runs
 // unpack a tarball in seconds (dpkg runs with force-unsafe-io there: its fsyncs only guard a
-// throw-away tree against power loss; kbackup's own fsyncs are untouched). Chroots live in .cache/e2e/run/<pid>-<label>-<random>; a run whose
-// pid is dead is a crashed one: its mounts are unmounted and its tree removed before a new chroot
-// is made (never one of a live process: another vitest may be running at the same time).
+// throw-away tree against power loss; kbackup's own fsyncs are untouched). Chroots live in
+// .cache/e2e/run/<pid>-<label>-<random>; a run whose pid is dead is a crashed one: its mounts are
+// unmounted and its tree removed before a new chroot is made (never one of a live process:
+// another vitest may be running at the same time).
 //
 // The chroot has no disk of its own: /usr/sbin/grub-probe is diverted (dpkg-divert --local
 // --rename) and replaced by fixtures/grub-probe, which answers for an ext2 /dev/sda1 holding / and
