@@ -99,7 +99,9 @@ function reportBackup(ctx: CommandContext, plan: Parameters<typeof renderBackupP
     throw new RefusedError(skip.message);
   }
   if (mode === 'hook' && skip?.reason === 'nothing-to-back-up') {
-    ctx.world.log.info(`no kernel ${plan.version} installed yet: nothing to back up`);
+    // A new ABI's first install is the common case and must stay quiet: any output makes
+    // run-parts --report name the hook in dpkg's log as if something had happened.
+    ctx.world.log.debug(`no kernel ${plan.version} installed yet: nothing to back up`);
     return 0;
   }
   // The per-file lines are details; the deletions and the summary are what an admin reads in dpkg's output.
