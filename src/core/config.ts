@@ -73,6 +73,10 @@ export function parseConfig(text: string, file: string): Config {
     const m = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(line);
     if (!m) throw new ConfigError(`${at}: expected KEY=value, got ${JSON.stringify(rawLine.trim())}`);
     const key = m[1]!;
+    if (/^\s/.test(m[2]!)) {
+      // `KEEP= 3` is, to sh, an empty KEEP for a command named 3: refuse rather than guess.
+      throw new ConfigError(`${at}: no space is allowed after ${key}= (write ${key}=${m[2]!.trim()})`);
+    }
     const value = unquote(m[2]!);
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
       throw new ConfigError(`${at}: unknown key ${key} (known keys: ${CONFIG_KEYS.join(', ')})`);

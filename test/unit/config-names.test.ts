@@ -22,6 +22,7 @@ describe('parseConfig', () => {
     ['BOGUS=1', 'unknown key BOGUS'],
     ['just words', 'expected KEY=value'],
     ['KEEP=1\nKEEP=2', 'f:2: KEEP is already set on line 1'],
+    ['KEEP= 3', 'f:1: no space is allowed after KEEP= (write KEEP=3)'],
   ])('rejects %j', (text, message) => {
     expect(() => parseConfig(text, 'f')).toThrow(message);
   });
