@@ -2,11 +2,9 @@
 import * as path from 'node:path';
 import { sha256File } from '../core/copy';
 import { assessInitrd } from '../core/initrd';
-import { backupVersion, readState, statSource, withLock } from '../core/engine';
+import { backupVersion, readState, statSource, withLock, type BackupRequest } from '../core/engine';
 import { RefusedError, UsageError } from '../core/errors';
-import type { Origin } from '../core/manifest';
 import { assertSafeVersion, liveFileName } from '../core/names';
-import type { SourceFile } from '../core/plan';
 import type { CommandContext } from './context';
 import { renderBackupPlan } from './render';
 
@@ -26,31 +24,14 @@ async function installedPackageVersion(ctx: CommandContext, version: string): Pr
   return r.code === 0 && r.stdout.trim() ? r.stdout.trim() : undefined;
 }
 
-interface MakeBackupArgs {
-  version: string;
-  origin: Origin;
-  packageVersion?: string;
-  overrides?: SourceFile[];
-  knownHashes?: Map<string, string>;
-  dedupeStems?: readonly string[];
-  dryRun: boolean;
-  lockWaitMs: number;
-}
+type MakeBackupArgs = BackupRequest & { dryRun: boolean; lockWaitMs: number };
 
 /** Returns the outcome; throws RefusedError when a wanted backup could not be made (no space…). */
 async function makeBackup(ctx: CommandContext, args: MakeBackupArgs) {
   const config = await ctx.config();
   return withLock(ctx.world, `${args.origin} ${args.version}`, args.lockWaitMs, async () => {
-    const state = await readState(ctx.world, config);
-    return backupVersion(ctx.world, state, {
-      version: args.version,
-      origin: args.origin,
-      packageVersion: args.packageVersion,
-      overrides: args.overrides,
-      knownHashes: args.knownHashes,
-      dedupeStems: args.dedupeStems,
-      dryRun: args.dryRun,
-    });
+    const { lockWaitMs: _, ...request } = args;
+    return backupVersion(ctx.world, await readState(ctx.world, config), request);
   });
 }
 
