@@ -382,6 +382,18 @@ function tokenizeLine(line: string): Word[][] {
     return m ? { name: m[0], next: i + 1 + m[0].length } : undefined;
   };
   let i = 0;
+  /** At a `$`, quoted or not: a variable reference, or a literal dollar sign. */
+  const takeDollar = () => {
+    const v = readVariable(i);
+    if (v) {
+      flushText();
+      (segments ??= []).push({ variable: v.name });
+      i = v.next;
+    } else {
+      text += '$';
+      i++;
+    }
+  };
   while (i < line.length) {
     const c = line[i]!;
     if (c === ' ' || c === '\t') {
@@ -409,15 +421,7 @@ function tokenizeLine(line: string): Word[][] {
           text += line[i + 1];
           i += 2;
         } else if (d === '$') {
-          const v = readVariable(i);
-          if (v) {
-            flushText();
-            segments.push({ variable: v.name });
-            i = v.next;
-          } else {
-            text += d;
-            i++;
-          }
+          takeDollar();
         } else {
           text += d;
           i++;
@@ -430,15 +434,7 @@ function tokenizeLine(line: string): Word[][] {
       i += 2;
     } else if (c === '$') {
       segments ??= [];
-      const v = readVariable(i);
-      if (v) {
-        flushText();
-        segments.push({ variable: v.name });
-        i = v.next;
-      } else {
-        text += c;
-        i++;
-      }
+      takeDollar();
     } else {
       segments ??= [];
       text += c;
