@@ -32,6 +32,11 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
 
 const STEM_RE = /^[A-Za-z][A-Za-z0-9._]*$/;
 
+/** Whether a file stem is one FILES may name (a plain word, never the image backups' `kernel`). */
+export function isValidStem(stem: string): boolean {
+  return STEM_RE.test(stem) && stem !== 'kernel';
+}
+
 /** Removes one level of shell quoting, as `. /etc/default/kbackup` would for simple values. */
 function unquote(raw: string): string | undefined {
   const v = raw.trim();
@@ -112,7 +117,7 @@ function applyKey(config: Config, key: ConfigKey, value: string, at: string): vo
     }
     case 'FILES': {
       const stems = value.split(/\s+/).filter(Boolean);
-      const bad = stems.find((s) => !STEM_RE.test(s) || s === 'kernel');
+      const bad = stems.find((s) => !isValidStem(s));
       if (bad !== undefined) {
         throw new ConfigError(`${at}: FILES entry ${JSON.stringify(bad)} is not valid (accepted: file stems such as vmlinuz initrd.img config System.map)`);
       }

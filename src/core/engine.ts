@@ -4,7 +4,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { applyBackupCopies, applyDeletes, removeTemps } from './apply';
 import { modelBoot, setsOf, type BootModel } from './boot-model';
-import type { Config } from './config';
+import { isValidStem, type Config } from './config';
 import { sha256File } from './copy';
 import { errnoOf, ioError } from './errors';
 import { acquireLock } from './lock';
@@ -36,14 +36,20 @@ export interface State {
   manifestProblem?: string;
 }
 
-export function stemsOf(config: Config): string[] {
-  return [...new Set([...config.files, ...DEFAULT_STEMS])];
+/**
+ * The stems whose backups kbackup recognises: FILES, the defaults, and every stem the manifest
+ * recorded, so that removing a stem from FILES does not leave its old backups unseen and unpruned.
+ */
+export function stemsOf(config: Config, manifest?: Manifest): string[] {
+  const recorded = (manifest?.sets ?? []).flatMap((s) => s.files.map((f) => f.stem)).filter((stem) => typeof stem === 'string' && isValidStem(stem));
+  return [...new Set([...config.files, ...DEFAULT_STEMS, ...recorded])];
 }
 
 export async function readState(world: World, config: Config): Promise<State> {
   const paths = pathsFor(world.root);
-  const stems = stemsOf(config);
-  const [scan, read] = await Promise.all([scanBoot(paths.boot, stems), readManifest(paths.manifest)]);
+  const read = await readManifest(paths.manifest);
+  const stems = stemsOf(config, read.manifest);
+  const scan = await scanBoot(paths.boot, stems);
   const state: State = { paths, config, stems, scan, model: modelBoot(scan), manifest: read.manifest, manifestState: read.state };
   if (read.state === 'corrupt') state.manifestProblem = read.reason;
   return state;

@@ -44,6 +44,20 @@ describe('prune', () => {
     for (const live of ['vmlinuz', 'initrd.img', 'config', 'System.map']) expect(left).toContain(`${live}-${V}`);
   });
 
+  it('still sees and prunes the backups of a stem later removed from FILES', () => {
+    root = makeRoot();
+    installKernel(root);
+    root.write(`boot/abi-${V}`, 'abi');
+    root.config('FILES="vmlinuz initrd.img config System.map abi"\n');
+    expect(kbackup(root, ['snapshot', V]).code).toBe(0);
+    root.config('');
+    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { files: { stem: string }[] }[];
+    expect(sets[0]!.files.map((f) => f.stem)).toContain('abi');
+    expect(kbackup(root, ['prune', '--keep', '0']).code).toBe(0);
+    expect(root.ls().filter((n) => n.includes('~~backup'))).toEqual([]);
+    expect(root.ls()).toContain(`abi-${V}`);
+  });
+
   it('prunes one kernel version when named', () => {
     root = makeRoot();
     installKernel(root);
