@@ -26,7 +26,9 @@ import {
   type InitrdTool,
   type RootDriverNeeds,
 } from './initrd-health';
-import { parseBootName } from './names';
+import { modelBoot } from './boot-model';
+import { DEFAULT_STEMS, parseBootName } from './names';
+import { scanBoot } from './scan';
 import type { Problem } from './problems';
 import { pathsFor, type World } from './world';
 
@@ -514,25 +516,17 @@ export interface InitrdBackup {
 }
 
 /**
- * Backup initrds in <root>/boot, newest first per version. Until the scan module offers this, a
- * readdir with parseBootName (the same names scan accepts).
+ * Backup initrds in <root>/boot, newest first per version: the initrds of the backup sets as the
+ * scan and boot model see them (one reading of /boot's names for every command).
  */
 export async function listInitrdBackups(world: World, version?: string): Promise<InitrdBackup[]> {
   const boot = pathsFor(world.root).boot;
-  let names: string[];
-  try {
-    names = await fs.readdir(boot);
-  } catch {
-    return [];
-  }
-  const out: InitrdBackup[] = [];
-  for (const name of names) {
-    const p = parseBootName(name, ['initrd.img']);
-    if (!p || p.stem !== 'initrd.img' || p.kind === 'live' || !p.suffix || !p.stamp) continue;
-    if (version !== undefined && p.version !== version) continue;
-    out.push({ id: `${p.version}${p.suffix}`, version: p.version, stamp: p.stamp, seq: p.seq ?? 1, path: path.join(boot, name) });
-  }
-  return out.sort((a, b) => (a.version !== b.version ? (a.version < b.version ? -1 : 1) : a.stamp !== b.stamp ? (a.stamp < b.stamp ? 1 : -1) : b.seq - a.seq));
+  const { sets } = modelBoot(await scanBoot(boot, DEFAULT_STEMS));
+  return sets.flatMap((set) => {
+    const initrd = set.files.get('initrd.img');
+    if (!initrd || (version !== undefined && set.version !== version)) return [];
+    return [{ id: set.id, version: set.version, stamp: set.stamp, seq: set.seq, path: path.join(boot, initrd.name) }];
+  });
 }
 
 export function liveInitrdPath(world: World, version: string): string {
