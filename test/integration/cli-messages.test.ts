@@ -126,10 +126,11 @@ describe('check codes', () => {
     installKernel(root);
     // backup-is-default: the backups of a removed newer kernel.
     fakeSet(root, '202601010000', '6.10.0-1-amd64');
-    // backup-missing-initrd: a kernel backup whose initrd is gone.
-    fakeSet(root, '202602010000', V, 8, ['kernel', 'config']);
     // backup-unrecorded: copied by hand into a machine that has a manifest.
     expect(kbackup(root, ['snapshot', V]).code).toBe(0);
+    // backup-missing-initrd: a kernel backup whose initrd is gone (made after the snapshot, which
+    // would have pruned it as incomplete).
+    fakeSet(root, '202602010000', V, 8, ['kernel', 'config']);
     const unrecorded = fakeSet(root, '202603010000', V, 9);
     // manifest-mismatch: a recorded file that changed.
     const recorded = (JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string; origin: string | null }[]).find((s) => s.origin === 'snapshot')!.id;
