@@ -25,12 +25,13 @@ async function decidePrune(state: State, keep: number, version: string | undefin
 /**
  * Applies the keep policy (KEEP, or --keep) now, to one kernel version or to all. When the prune
  * would remove every set of a version or the set GRUB boots by default, `confirm` is asked first
- * (without the lock: a prompt must never hold up a kernel update's hooks) and throws to refuse.
+ * (without the lock: a prompt must never hold up a kernel update's hooks) and throws to refuse;
+ * without `confirm` such a prune is refused.
  */
 export async function prune(
   world: World,
   config: Config,
-  options: { keep?: number | undefined; dryRun: boolean; version?: string | undefined; confirm(risks: readonly string[]): Promise<void> },
+  options: { keep?: number | undefined; dryRun: boolean; version?: string | undefined; confirm?(risks: readonly string[]): Promise<void> },
 ): Promise<{ keep: number; deletes: DeleteSet[] }> {
   const { version, dryRun } = options;
   if (version !== undefined) assertSafeVersion(version);
@@ -42,7 +43,10 @@ export async function prune(
   }
   const decided = await decidePrune(first, keep, version);
   if (dryRun) return { keep, deletes: decided.deletes };
-  if (decided.risks.length > 0) await options.confirm(decided.risks);
+  if (decided.risks.length > 0) {
+    if (!options.confirm) throw new RefusedError(`prune would remove ${decided.risks.join(', and ')}; nothing was removed`);
+    await options.confirm(decided.risks);
+  }
   return withLock(world, 'prune', COMMAND_LOCK_WAIT_MS, async () => {
     const state = await readState(world, config);
     const { deletes, risks } = await decidePrune(state, keep, version);
