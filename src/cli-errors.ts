@@ -4,7 +4,7 @@ import { didYouMean } from './core/model/spelling';
 
 export const GLOBAL_OPTIONS = ['root', 'config', 'quiet', 'verbose', 'help', 'version'] as const;
 
-/** Each command's own options, for "did you mean" (cli.ts declares them from this table). */
+/** Each command's own options, for "did you mean" (test/integration/cli-messages.test.ts holds this to each command's --help). */
 export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   hook: [],
   snapshot: ['dry-run'],

@@ -3,6 +3,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from '../../src/cli-errors';
 import { bytes, fakeInitrd, installKernel, kbackup, makeRoot, REPO, requireBuiltCli, V, type TempRoot } from '../helpers/root';
 
 let root: TempRoot;
@@ -204,6 +205,17 @@ describe('a broken configuration', () => {
 });
 
 describe('help', () => {
+  it('"did you mean" knows exactly the options each command declares', () => {
+    root = makeRoot();
+    for (const [command, options] of Object.entries(COMMAND_OPTIONS)) {
+      const help = kbackup(root, [command, '--help']).stdout;
+      const declared = new Set([...help.matchAll(/^ +(?:-[a-z], )?--([a-z][a-z-]*)/gm)].map((m) => m[1]!));
+      if (help.includes('--update-grub')) declared.add('no-update-grub');
+      expect([...declared].sort(), command).toEqual([...new Set([...options, ...GLOBAL_OPTIONS])].sort());
+    }
+  });
+
+
   it('describes completion, --json, the VERSION arguments, --root DIR and restore --no-update-grub', () => {
     root = makeRoot();
     const completion = kbackup(root, ['completion', '--help']);
