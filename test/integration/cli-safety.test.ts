@@ -168,6 +168,13 @@ describe('4. dedupe', () => {
     expect(r.code).toBe(0);
     expect(setIds(root)).toHaveLength(2);
     expect(r.stderr).not.toContain('made backup set');
+    // Restoring the newer set again: the live files (the older set's bytes) are not copied a third
+    // time, and the way back names the set that holds them.
+    const second = setIds(root).find((id) => id !== first)!;
+    const again = kbackup(root, ['restore', '--yes', second]);
+    expect(again.code, again.stderr).toBe(0);
+    expect(setIds(root)).toHaveLength(2);
+    expect(again.stdout).toContain(`To undo: kbackup restore ${first}`);
   });
 });
 

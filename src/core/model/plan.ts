@@ -38,6 +38,8 @@ export interface BackupPlan {
   copies: CopyStep[];
   deletes: DeleteSet[];
   skip?: { reason: SkipReason; message: string; warn: boolean };
+  /** When skipped as identical: the set that already holds these bytes. */
+  sameAs?: string;
   space: { free: number; needed: number; minFree: number };
 }
 
@@ -172,6 +174,7 @@ export function planBackup(input: BackupInput): BackupPlan {
     return {
       ...base,
       deletes: prunePolicy(config.keep),
+      sameAs: input.identicalTo,
       skip: { reason: 'identical', message: `the files of ${version} are identical to its backup ${input.identicalTo}; not copied again`, warn: false },
     };
   }

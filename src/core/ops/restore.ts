@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { applyRestore } from '../io/apply';
 import { runUpdateGrub } from '../io/update-grub';
 import type { World } from '../world';
-import { isComplete, setsOf, type BackupSet } from '../model/boot-model';
+import { isComplete, type BackupSet } from '../model/boot-model';
 import type { Config } from '../model/config';
 import { RefusedError, UsageError } from '../model/errors';
 import { manifestSet } from '../model/manifest';
@@ -95,7 +95,7 @@ export async function restore(world: World, config: Config, id: string, options:
       throw new RefusedError(`cannot back up the live files of ${decision.set.version} first (${live.skip.message}); nothing was restored`);
     }
     events.backedUp(live);
-    const undoId = live.id ?? (live.skip?.reason === 'identical' ? setsOf(state.model, decision.set.version)[0]?.id : undefined);
+    const undoId = live.id ?? live.sameAs;
     await applyRestore(state.paths.boot, decision.plan, { copied: (c) => events.restored(c) });
     const outcome: RestoreOutcome = { set: decision.set, updateGrub: await updateGrubIfWanted(world, options.updateGrub) };
     if (undoId) outcome.undoId = undoId;
