@@ -2,7 +2,7 @@
 // manifest in line with /boot before a change.
 import * as path from 'node:path';
 import { applyDeletes } from '../io/apply';
-import { onErrorFails, readConfig } from '../io/config-file';
+import { readConfig, readConfigText } from '../io/config-file';
 import { isDirectory, sha256File } from '../io/files';
 import { acquireLock } from '../io/lock';
 import { readManifest, setManifestAside, writeManifest } from '../io/manifest';
@@ -10,7 +10,7 @@ import { scanBoot } from '../io/scan';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
 import { modelBoot, type BootModel, type BootScan } from '../model/boot-model';
-import { isValidStem, type Config } from '../model/config';
+import { isValidStem, saysOnErrorFail, type Config } from '../model/config';
 import { emptyManifest, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
 import { DEFAULT_STEMS, formatStamp } from '../model/names';
 import type { DeleteSet } from '../model/plan';
@@ -108,8 +108,15 @@ export async function deleteSets(world: World, state: State, deletes: DeleteSet[
  * The ON_ERROR policy, in one place: whether a hook that failed should fail the kernel update.
  * From the configuration when it reads, else from a plain `ON_ERROR=fail` line in the file.
  */
-export function hookShouldFail(world: Pick<World, 'configPath'>, config?: () => Promise<Config>): Promise<boolean> {
-  return onErrorFails(world.configPath, config);
+export async function hookShouldFail(world: Pick<World, 'configPath'>, config?: () => Promise<Config>): Promise<boolean> {
+  if (config) {
+    try {
+      return (await config()).onError === 'fail';
+    } catch {
+      // a broken file: an admin who asked for failure still gets it (saysOnErrorFail)
+    }
+  }
+  return saysOnErrorFail(await readConfigText(world.configPath));
 }
 
 /** Acting on a root that is not there would only create one. */
