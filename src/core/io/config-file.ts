@@ -1,6 +1,6 @@
 // Reads /etc/default/kbackup (the parser is model/config.ts).
 import * as fs from 'node:fs/promises';
-import { DEFAULT_CONFIG, parseConfig, saysOnErrorFail, type Config } from '../model/config';
+import { DEFAULT_CONFIG, parseConfig, type Config } from '../model/config';
 import { ConfigError, errnoOf, ioError } from '../model/errors';
 
 /**
@@ -19,17 +19,7 @@ export async function readConfig(file: string, options: { mustExist?: boolean } 
   return parseConfig(text, file);
 }
 
-/**
- * The ON_ERROR policy: whether a failing hook should fail the kernel update. From the parsed
- * configuration when it reads, else from a plain `ON_ERROR=fail` line in the file (see saysOnErrorFail).
- */
-export async function onErrorFails(file: string, config?: () => Promise<Config>): Promise<boolean> {
-  if (config) {
-    try {
-      return (await config()).onError === 'fail';
-    } catch {
-      // broken file: fall through to the plain reading
-    }
-  }
-  return saysOnErrorFail(await fs.readFile(file, 'utf8').catch(() => ''));
+/** The file's text however broken it is, or '' when it cannot be read (for ON_ERROR's fallback). */
+export async function readConfigText(file: string): Promise<string> {
+  return fs.readFile(file, 'utf8').catch(() => '');
 }

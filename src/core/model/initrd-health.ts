@@ -1,5 +1,6 @@
 // Is a regenerated initrd still able to boot this machine? Pure: no fs, no child_process. The I/O that
-// fills these values (listing an image, hashing its config files, walking /sys) is in initrd.ts.
+// fills these values (listing an image, hashing its config files, walking /sys) is in
+// io/initrd-image.ts and io/root-drivers.ts.
 //
 // Both field reports kbackup was made from were broken by a *regenerated* initrd, not by the new kernel:
 // an empty modules.dep (12 module files where the previous image held 816) and an md array that the

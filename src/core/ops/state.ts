@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { applyDeletes } from '../io/apply';
 import { readBoots } from '../io/boots';
-import { onErrorFails, readConfig } from '../io/config-file';
+import { readConfig, readConfigText } from '../io/config-file';
 import { isDirectory, sha256File } from '../io/files';
 import { acquireLock } from '../io/lock';
 import { readManifest, setManifestAside, writeManifest } from '../io/manifest';
@@ -12,7 +12,7 @@ import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
 import { modelBoot, type BootModel, type BootScan } from '../model/boot-model';
 import { knownGoodSetIds, type BootRecord } from '../model/boots';
-import { isValidStem, type Config } from '../model/config';
+import { isValidStem, saysOnErrorFail, type Config } from '../model/config';
 import { emptyManifest, manifestHashes, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
 import { DEFAULT_STEMS, formatStamp } from '../model/names';
 import type { DeleteSet } from '../model/plan';
@@ -120,8 +120,15 @@ export async function deleteSets(world: World, state: State, deletes: DeleteSet[
  * The ON_ERROR policy, in one place: whether a hook that failed should fail the kernel update.
  * From the configuration when it reads, else from a plain `ON_ERROR=fail` line in the file.
  */
-export function hookShouldFail(world: Pick<World, 'configPath'>, config?: () => Promise<Config>): Promise<boolean> {
-  return onErrorFails(world.configPath, config);
+export async function hookShouldFail(world: Pick<World, 'configPath'>, config?: () => Promise<Config>): Promise<boolean> {
+  if (config) {
+    try {
+      return (await config()).onError === 'fail';
+    } catch {
+      // a broken file: an admin who asked for failure still gets it (saysOnErrorFail)
+    }
+  }
+  return saysOnErrorFail(await readConfigText(world.configPath));
 }
 
 /** Acting on a root that is not there would only create one. */
