@@ -82,6 +82,12 @@ describe('boot-record', () => {
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/no BOOT_IMAGE/);
     expect(JSON.parse(kbackup(root, ['status', '--json']).stdout).knownGood.image).toBe(`/boot/vmlinuz-${V}`);
+    // Such a machine cannot fall back through GRUB: trial boot says so.
+    root.config('TRIAL_BOOT=yes\n');
+    grubCfg(root, [live(V)]);
+    const arm = kbackup(root, ['trial', 'arm']);
+    expect(arm.code).toBe(1);
+    expect(arm.stderr).toMatch(/not started by GRUB/);
   });
 });
 

@@ -24,6 +24,8 @@ export interface BootRecord {
   setId: string | null;
   /** 'promoted': a trial boot that succeeded; 'fallback': GRUB fell back after a failed trial. */
   trial: BootTrialMark | null;
+  /** False when the kernel command line had no BOOT_IMAGE: another boot loader started it (absent in older records). */
+  grub?: boolean;
 }
 
 export interface BootsFile {

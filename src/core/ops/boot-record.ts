@@ -85,6 +85,7 @@ export async function recordBoot(world: World, config: Config): Promise<BootReco
     initrdSha256,
     setId: parsed && parsed.kind !== 'live' && parsed.suffix ? setId(parsed.version, parsed.suffix) : null,
     trial: null,
+    grub: facts.bootImage !== undefined,
   };
 
   return withLock(world, 'boot-record', HOOK_LOCK_WAIT_MS, async () => {

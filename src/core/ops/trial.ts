@@ -10,7 +10,7 @@ import { readManifest } from '../io/manifest';
 import { runUpdateGrub } from '../io/update-grub';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
-import { bootedSameFiles, bootImageFromCmdline, knownGood, type BootRecord } from '../model/boots';
+import { bootedSameFiles, knownGood, type BootRecord } from '../model/boots';
 import type { Config } from '../model/config';
 import { RefusedError } from '../model/errors';
 import { parseGrubCfg, resolveDefaultEntry, grubPathBasename, type GrubMenu } from '../model/grub/grub-cfg';
@@ -28,7 +28,6 @@ import {
   type TrialRefusal,
   type TrialState,
 } from '../model/trial';
-import { bootProcDir } from './boot-record';
 import { COMMAND_LOCK_WAIT_MS, HOOK_LOCK_WAIT_MS, withLock } from './state';
 
 /** Seconds a trial kernel waits after a panic before it reboots (panic=N). */
@@ -46,21 +45,18 @@ export interface TrialFacts {
   grubenvText?: string;
   /** Why GRUB could not save its environment at boot, if it could not. */
   grubenvUnwritable?: string;
-  /** False when /proc/cmdline has no BOOT_IMAGE (the running kernel was not started by GRUB). */
-  bootedByGrub?: boolean;
   manifest: Manifest;
 }
 
 export async function readTrialFacts(world: World, config: Config, options: { probe?: boolean } = {}): Promise<TrialFacts> {
   const paths = pathsFor(world.root);
   const grubenvFile = path.join(paths.grubDir, 'grubenv');
-  const [boots, env, record, grubCfgText, manifest, cmdline] = await Promise.all([
+  const [boots, env, record, grubCfgText, manifest] = await Promise.all([
     readBoots(paths.boots),
     readGrubenv(grubenvFile),
     readTrialRecord(paths.trial),
     readText(path.join(paths.grubDir, 'grub.cfg')),
     readManifest(paths.manifest),
-    readText(path.join(bootProcDir(world), 'cmdline')).catch(() => undefined),
   ]);
   const facts: TrialFacts = { paths, config, state: trialStateOf(env.vars.get(GRUBENV_TRIAL)), boots: boots.boots, manifest: manifest.manifest };
   if (record) facts.record = record;
@@ -71,7 +67,6 @@ export async function readTrialFacts(world: World, config: Config, options: { pr
     facts.menu = parseGrubCfg(grubCfgText);
   }
   if (env.text !== undefined) facts.grubenvText = env.text;
-  if (cmdline !== undefined) facts.bootedByGrub = bootImageFromCmdline(cmdline) !== undefined;
   if (options.probe !== false && (await exists(paths.grubDir))) {
     const probe: GrubProbe | undefined = await probeGrubDir(world, paths.grubDir);
     const why = probe && grubenvUnwritableReason(probe);
@@ -83,7 +78,10 @@ export async function readTrialFacts(world: World, config: Config, options: { pr
 /** Why a trial cannot be armed on this machine at all, in one sentence; undefined when it can. */
 export function trialUnavailable(facts: TrialFacts): string | undefined {
   if (!facts.grubCfgText) return 'there is no /boot/grub/grub.cfg, so this machine does not boot through GRUB and trial boot cannot work';
-  if (facts.bootedByGrub === false) return 'the running kernel was not started by GRUB (no BOOT_IMAGE on /proc/cmdline), so trial boot cannot work';
+  // Judged from the last recorded boot, not from this process's /proc: arming may run in a chroot.
+  if (facts.knownGood?.grub === false) {
+    return 'the last recorded boot was not started by GRUB (no BOOT_IMAGE on its kernel command line), so trial boot cannot work';
+  }
   if (facts.grubenvUnwritable) return `${facts.grubenvUnwritable}, so a failed trial could not fall back; trial boot is off`;
   if (!facts.grubCfgText.includes('kbackup_trial')) {
     return 'grub.cfg has no trial-boot logic yet: run update-grub (with TRIAL_BOOT=yes, /etc/grub.d/08_kbackup adds it)';
