@@ -32,8 +32,8 @@ describe('boot-record', () => {
   it('records the booted image and initrd with their sha256; the newest record is the known-good', () => {
     root = recordedMachine();
     const boots = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8'));
-    expect(boots.boots).toHaveLength(1);
-    expect(boots.boots[0]).toMatchObject({
+    expect(boots).toHaveLength(1);
+    expect(boots[0]).toMatchObject({
       bootId: 'boot-1',
       version: V,
       image: `/boot/vmlinuz-${V}`,
@@ -48,7 +48,7 @@ describe('boot-record', () => {
     booted(root, `vmlinuz-${V}`, V, 'boot-2');
     expect(kbackup(root, ['boot-record']).code).toBe(0);
     const after = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8'));
-    expect(after.boots.map((b: { bootId: string }) => b.bootId)).toEqual(['boot-1', 'boot-2']);
+    expect(after.map((b: { bootId: string }) => b.bootId)).toEqual(['boot-1', 'boot-2']);
     const status = kbackup(root, ['status', '--json']);
     expect(status.code).toBe(0);
     expect(JSON.parse(status.stdout).knownGood.bootId).toBe('boot-2');
@@ -126,7 +126,7 @@ describe('trial boot', () => {
     const parsed = JSON.parse(check.stdout);
     expect(parsed.problems.map((p: { code: string }) => p.code)).toContain('trial-failed');
     expect(parsed.defaultEntry).toBe(`/vmlinuz-${V}`);
-    const boots = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8')).boots;
+    const boots = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8'));
     expect(boots.at(-1).trial).toBe('fallback');
     // A later initrd rebuild of the failed kernel with the same files does not re-arm it by itself.
     expect(kbackup(root, ['hook', 'postinst', V2]).code).toBe(0);

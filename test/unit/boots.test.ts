@@ -58,10 +58,11 @@ describe('boot records', () => {
   });
 
   it('validates the file and says what is wrong', () => {
-    expect(validateBoots({ format: 1, boots: [rec({ time: '2026-11-01T10:00:00.000Z' })] })).toHaveProperty('boots');
-    expect(validateBoots({ format: 2, boots: [] })).toEqual({ reason: 'unknown format 2' });
-    expect(validateBoots({ format: 1, boots: [{ time: 'x' }] })).toHaveProperty('reason');
-    expect(validateBoots(null)).toEqual({ reason: 'not a JSON object' });
+    expect(validateBoots([rec({ time: '2026-11-01T10:00:00.000Z' })])).toHaveProperty('boots');
+    expect(validateBoots([])).toEqual({ boots: [] });
+    expect(validateBoots({ boots: [] })).toEqual({ reason: 'not a JSON array of boot records' });
+    expect(validateBoots([{ time: 'x' }])).toHaveProperty('reason');
+    expect(validateBoots(null)).toHaveProperty('reason');
   });
 
   it.each([

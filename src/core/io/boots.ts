@@ -2,7 +2,7 @@
 // trial.json (model/trial.ts), atomically like the manifest.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { emptyBoots, validateBoots, BOOTS_FORMAT, type BootRecord } from '../model/boots';
+import { validateBoots, type BootRecord } from '../model/boots';
 import { errnoOf, ioError } from '../model/errors';
 import { validateTrialRecord, type TrialRecord } from '../model/trial';
 import { writeFileDurably } from './copy';
@@ -36,15 +36,15 @@ async function writeJson(file: string, value: unknown): Promise<void> {
 /** The boot records, oldest first. A corrupt file reads as none (the next boot record replaces it). */
 export async function readBoots(file: string): Promise<BootsRead> {
   const read = await readJson(file);
-  if (read.missing) return { state: 'missing', boots: emptyBoots().boots };
+  if (read.missing) return { state: 'missing', boots: [] };
   if (read.error) return { state: 'corrupt', boots: [], reason: read.error };
   const checked = validateBoots(read.value);
   if ('reason' in checked) return { state: 'corrupt', boots: [], reason: checked.reason };
-  return { state: 'ok', boots: checked.boots.boots };
+  return { state: 'ok', boots: checked.boots };
 }
 
 export async function writeBoots(file: string, boots: readonly BootRecord[]): Promise<void> {
-  await writeJson(file, { format: BOOTS_FORMAT, boots });
+  await writeJson(file, boots);
 }
 
 export async function readTrialRecord(file: string): Promise<TrialRecord | undefined> {

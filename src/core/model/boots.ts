@@ -1,7 +1,6 @@
-// Boot records (/var/lib/kbackup/boots.json): which kernel image and initrd booted, and when.
-// The newest record is the known-good: the last set that brought the machine up. Pure: no fs.
-
-export const BOOTS_FORMAT = 1;
+// Boot records (/var/lib/kbackup/boots.json, a JSON array, newest last): which kernel image and
+// initrd booted, and when. The newest record is the known-good: the last set that brought the
+// machine up. Pure: no fs.
 /** Records kept; older ones add nothing a person or the trial logic uses. */
 export const BOOTS_KEPT = 20;
 export const BOOT_TRIAL_MARKS = ['promoted', 'fallback'] as const;
@@ -28,25 +27,14 @@ export interface BootRecord {
   grub?: boolean;
 }
 
-export interface BootsFile {
-  format: typeof BOOTS_FORMAT;
-  boots: BootRecord[];
-}
-
-export function emptyBoots(): BootsFile {
-  return { format: BOOTS_FORMAT, boots: [] };
-}
 
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isStrOrNull = (v: unknown) => v === null || typeof v === 'string';
 
-/** Validates parsed JSON; returns a reason when it is not a boots file this version understands. */
-export function validateBoots(value: unknown): { boots: BootsFile } | { reason: string } {
-  if (!value || typeof value !== 'object') return { reason: 'not a JSON object' };
-  const v = value as Partial<BootsFile>;
-  if (v.format !== BOOTS_FORMAT) return { reason: `unknown format ${JSON.stringify(v.format)}` };
-  if (!Array.isArray(v.boots)) return { reason: '"boots" is not an array' };
-  for (const [i, b] of v.boots.entries()) {
+/** Validates parsed JSON (an array of records); returns a reason when it is not one this version understands. */
+export function validateBoots(value: unknown): { boots: BootRecord[] } | { reason: string } {
+  if (!Array.isArray(value)) return { reason: 'not a JSON array of boot records' };
+  for (const [i, b] of value.entries()) {
     const r = b as Partial<BootRecord> | null;
     if (
       !r ||
@@ -64,7 +52,7 @@ export function validateBoots(value: unknown): { boots: BootsFile } | { reason: 
       return { reason: `record ${i} lacks time, bootId, version, image or a checksum` };
     }
   }
-  return { boots: v as BootsFile };
+  return { boots: value as BootRecord[] };
 }
 
 /** The known-good: the newest record (records are kept oldest first). */
