@@ -164,6 +164,14 @@ describe('trial boot', () => {
     expect(kbackup(root, ['trial', 'cancel']).code).toBe(0);
     expect(env(root)).toEqual({});
     expect(kbackup(root, ['trial', 'cancel']).code).toBe(1);
+    // A hook that runs before the next boot does not arm the files the admin just cancelled…
+    expect(kbackup(root, ['hook', 'postinst', V]).code).toBe(0);
+    expect(env(root)).toEqual({});
+    // …and the next boot (of those files, now GRUB's plain default) makes them the known-good.
+    booted(root, `vmlinuz-${V}`, V, 'boot-2');
+    expect(kbackup(root, ['boot-record']).code).toBe(0);
+    expect(fs.existsSync(root.file('var/lib/kbackup/trial.json'))).toBe(false);
+    expect(JSON.parse(kbackup(root, ['trial', 'arm', '--json']).stdout)).toMatchObject({ armed: false, unchanged: true });
   });
 
   it('arm --dry-run prints the plan and writes nothing', () => {

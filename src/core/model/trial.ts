@@ -169,9 +169,13 @@ export function trialArgs(panicSeconds: number, initramfs: 'initramfs-tools' | '
   return args.join(' ');
 }
 
-/** /var/lib/kbackup/trial.json: what a person wants to know about an armed or failed trial. */
+/**
+ * /var/lib/kbackup/trial.json: what a person wants to know about an armed or failed trial. After
+ * `trial accept` or `trial cancel` it stays, marked so, until the next boot record: a hook that runs
+ * meanwhile must not arm the very files the admin just decided about.
+ */
 export interface TrialRecord {
-  state: Exclude<TrialState, 'none'>;
+  state: Exclude<TrialState, 'none'> | 'accepted' | 'cancelled';
   version: string;
   /** The trial's kernel image and initrd, paths inside the root. */
   image: string;
@@ -185,12 +189,14 @@ export interface TrialRecord {
   goodImage?: string;
   armedAt: string;
   failedAt?: string;
+  /** When the admin accepted or cancelled it. */
+  decidedAt?: string;
 }
 
 export function validateTrialRecord(value: unknown): TrialRecord | undefined {
   const v = value as Partial<TrialRecord> | null;
   if (!v || typeof v !== 'object') return undefined;
-  if (!['armed', 'booting', 'failed'].includes(String(v.state))) return undefined;
+  if (!['armed', 'booting', 'failed', 'accepted', 'cancelled'].includes(String(v.state))) return undefined;
   for (const k of ['version', 'image', 'imageSha256', 'entry', 'goodEntry', 'armedAt'] as const) {
     if (typeof v[k] !== 'string') return undefined;
   }

@@ -175,6 +175,8 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     const facts = await readTrialFacts(world, config);
     const unavailable = trialUnavailable(facts);
     if (unavailable) return refuse(unavailable);
+    const step = trialStep(facts.state, options.retry ? 'retry' : 'arm');
+    if (!step.ok) return refuse(refusalSentence(step.refusal, facts));
     const good = facts.knownGood;
     if (!good) {
       return refuse('no boot has been recorded yet, so there is no known-good to fall back to (kbackup-boot-record.service records each successful boot)');
@@ -182,8 +184,10 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     let target: BootTarget | undefined;
     let targetHashes: { imageSha256: string; initrdSha256: string | null } | undefined;
     if (options.retry && facts.record) {
+      // The files as they are now: the admin may have rebuilt the failed initrd before retrying.
       target = { spec: facts.record.entry, imageName: path.posix.basename(facts.record.image), initrdName: facts.record.initrd && path.posix.basename(facts.record.initrd) };
-      targetHashes = { imageSha256: facts.record.imageSha256, initrdSha256: facts.record.initrdSha256 };
+      targetHashes = await hashes(facts.paths, target.imageName, target.initrdName);
+      if (!targetHashes) return refuse(`${facts.record.image}, the failed trial's kernel, is no longer there; kbackup trial cancel ends the trial`);
     } else {
       target = stockDefault(facts);
       if (!target) return refuse("GRUB's default entry boots no kernel kbackup can find in grub.cfg; kbackup check says why");
@@ -193,11 +197,9 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     if (bootedSameFiles(good, targetHashes)) {
       return { armed: false, unchanged: true, why: `GRUB's default /boot/${target.imageName} is the known-good (booted ${good.time}): nothing to try` };
     }
-    if (options.hook && facts.record && facts.state !== 'none' && bootedSameFiles(facts.record, targetHashes)) {
-      return { armed: false, unchanged: true, why: `the trial of ${facts.record.image} is already ${facts.state}` };
+    if (options.hook && facts.record && bootedSameFiles(facts.record, targetHashes)) {
+      return { armed: false, unchanged: true, why: `the trial of ${facts.record.image} is already ${facts.record.state === 'booting' ? facts.state : facts.record.state}` };
     }
-    const step = trialStep(facts.state, options.retry ? 'retry' : 'arm');
-    if (!step.ok) return refuse(refusalSentence(step.refusal, facts));
     const goodRef = await goodTarget(facts, good);
     if ('missing' in goodRef) return refuse(`${goodRef.missing}; run update-grub, then kbackup trial arm`);
     const args = trialArgs(TRIAL_PANIC_SECONDS, (await initramfsGenerator(world.root)) ?? 'initramfs-tools');
@@ -234,7 +236,11 @@ export async function endTrial(world: World, config: Config, command: TrialComma
     if (dryRun) return out;
     const changes = grubenvChanges(step.grubenv);
     if (changes.size > 0) await writeGrubenv(path.join(facts.paths.grubDir, 'grubenv'), editGrubenv(facts.grubenvText, changes));
-    await removeTrialRecord(facts.paths.trial);
+    if (facts.record) {
+      await writeTrialRecord(facts.paths.trial, { ...facts.record, state: command === 'accept' ? 'accepted' : 'cancelled', decidedAt: world.now().toISOString() });
+    } else {
+      await removeTrialRecord(facts.paths.trial);
+    }
     return out;
   });
 }
@@ -254,7 +260,7 @@ export interface TrialView {
 export function describeTrial(facts: TrialFacts): TrialView {
   const good = facts.knownGood ?? null;
   const running = good?.image ?? null;
-  const t = facts.record;
+  const t = facts.state === 'none' ? undefined : facts.record;
   const x = t?.image ?? 'the new default';
   const unavailable = facts.config.trialBoot ? (trialUnavailable(facts) ?? null) : null;
   let sentence: string;
