@@ -28,6 +28,9 @@ function reportBackup(ctx: CommandContext, plan: BackupPlan, dryRun: boolean, mo
     for (const l of lines.slice(0, -1)) ctx.world.log.info(l);
     throw new RefusedError(skip.message);
   }
+  if (mode === 'command' && skip?.reason === 'keep-zero') {
+    throw new RefusedError(`KEEP=0 in ${ctx.world.configPath}: no new backups are made; set KEEP=1 or more there to back up ${plan.version}`);
+  }
   if (mode === 'hook' && skip?.reason === 'nothing-to-back-up') {
     // A new ABI's first install is the common case and must stay quiet: any output makes
     // run-parts --report name the hook in dpkg's log as if something had happened.

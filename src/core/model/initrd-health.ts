@@ -19,6 +19,7 @@
 // | `initrd-kernel-mismatch`      | error    | the image's modules are for another kernel version than its file name says |
 // | `initrd-root-driver-missing`  | error    | a module the block device behind `/` needs (e.g. virtio_blk, nvme, dm_crypt, raid1, ext4) is neither built into the kernel nor in the image |
 // | `initrd-config-changed`       | warning  | configuration files inside the image (mdadm.conf, crypttab, conf.d/…) differ from the previous image's; listed by name |
+import { depmodCommand, rebuildInitrdCommand } from './advice';
 import { problem, type Problem } from './problems';
 
 /** Below this share of the previous module count, the new image has lost its modules. */
@@ -281,7 +282,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
     if (live.errorKind === 'tool-missing') {
       problems.push(problem('initrd-tool-missing', `cannot check ${live.path}: ${live.error}; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)`, 'warning'));
     } else {
-      problems.push(problem('initrd-unreadable', `cannot read ${live.path}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with update-initramfs -u`));
+      problems.push(problem('initrd-unreadable', `cannot read ${live.path}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with ${rebuildInitrdCommand(live.nameVersion)}`));
     }
     return problems;
   }
@@ -294,7 +295,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
     problems.push(
       problem(
         'initrd-kernel-mismatch',
-        `${live.path} holds modules for ${live.kernelVersions.join(', ')}, not for ${live.nameVersion}: that kernel could load none of them; rebuild it with update-initramfs -u -k ${live.nameVersion}`,
+        `${live.path} holds modules for ${live.kernelVersions.join(', ')}, not for ${live.nameVersion}: that kernel could load none of them; rebuild it with ${rebuildInitrdCommand(live.nameVersion)}`,
       ),
     );
   }
@@ -306,7 +307,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
     problems.push(
       problem(
         'initrd-modules-dep-empty',
-        `${where} in ${live.path} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run depmod -a, then update-initramfs -u`,
+        `${where} in ${live.path} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run ${depmodCommand(live.nameVersion)}, then ${rebuildInitrdCommand(live.nameVersion)}`,
       ),
     );
   }
@@ -320,7 +321,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
       problems.push(
         problem(
           'initrd-modules-dropped',
-          `${live.path} holds ${live.moduleFiles} module files, the previous image ${prev.path} held ${prev.moduleFiles}${configHint}; boot the backup entry if this one fails, and rebuild with update-initramfs -u once modules.dep is sound`,
+          `${live.path} holds ${live.moduleFiles} module files, the previous image ${prev.path} held ${prev.moduleFiles}${configHint}; boot the backup entry if this one fails, and rebuild with ${rebuildInitrdCommand(live.nameVersion)} once modules.dep is sound`,
         ),
       );
     }
@@ -333,7 +334,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
       problems.push(
         problem(
           'initrd-root-driver-missing',
-          `${live.path} lacks ${missing.join(', ')}, needed to mount /${needs.device ? ` (on ${needs.device})` : ''}; add ${missing.length > 1 ? 'them' : 'it'} to /etc/initramfs-tools/modules (or set MODULES=most) and run update-initramfs -u`,
+          `${live.path} lacks ${missing.join(', ')}, needed to mount /${needs.device ? ` (on ${needs.device})` : ''}; add ${missing.length > 1 ? 'them' : 'it'} to /etc/initramfs-tools/modules (or set MODULES=most) and run ${rebuildInitrdCommand(live.nameVersion)}`,
         ),
       );
     }

@@ -3,7 +3,7 @@
 import * as path from 'node:path';
 import { applyDeletes } from '../io/apply';
 import { readBoots } from '../io/boots';
-import { readConfig, readConfigText } from '../io/config-file';
+import { readConfig, readConfigLenient, readConfigText } from '../io/config-file';
 import { isDirectory, sha256File } from '../io/files';
 import { acquireLock } from '../io/lock';
 import { readManifest, setManifestAside, writeManifest } from '../io/manifest';
@@ -39,6 +39,14 @@ export interface State {
 /** The configuration of this world: a missing default file means the defaults; a file named with --config must exist. */
 export function loadConfig(world: World, options: { mustExist?: boolean } = {}): Promise<Config> {
   return readConfig(world.configPath, options);
+}
+
+/**
+ * The settings every good line of the file gives, and its bad lines (each a ConfigError naming file
+ * and line). A config with problems makes kbackup delete nothing (Config.problems).
+ */
+export function loadConfigLenient(world: World, options: { mustExist?: boolean } = {}) {
+  return readConfigLenient(world.configPath, options);
 }
 
 /**
