@@ -114,6 +114,28 @@ describe('a new-ABI kernel is judged against the previous default', () => {
   });
 });
 
+describe('the known-good initrd is the one that booted', () => {
+  it('a rebuilt known-good initrd is no baseline, but a kept copy of the booted one is', () => {
+    root = newAbiRoot(initrdWith(NEW, [], { emptyDep: true }));
+    const KG = '6.1.0-40-amd64';
+    installKernel(root, KG, initrdWith(KG, [...STORAGE, ...OTHERS, 'mod_kg']), 3);
+    const bootedSha = root.sha(`boot/initrd.img-${KG}`);
+    root.write(
+      'var/lib/kbackup/boots.json',
+      JSON.stringify([{ version: KG, image: `/boot/vmlinuz-${KG}`, initrd: `/boot/initrd.img-${KG}`, initrdSha256: bootedSha, setId: null }]),
+    );
+    const dropped = () => check(root).report.problems.find((p) => p.code === 'initrd-modules-dropped')?.message;
+    expect(dropped()).toContain(`where initrd.img-${KG} (the last one that booted) had 61`);
+
+    expect(kbackup(root, ['snapshot', KG]).code).toBe(0);
+    root.write(`boot/initrd.img-${KG}`, initrdWith(KG, [...STORAGE, ...OTHERS], { seed: 5 }), 0o600);
+    expect(dropped()).toMatch(new RegExp(`where initrd\\.img-${KG.replace(/\./g, '\\.')}~~backup\\d{12} \\(the last one that booted\\) had 61`));
+
+    for (const name of root.ls().filter((n) => n.includes(`${KG}~~backup`))) fs.rmSync(root.file(`boot/${name}`));
+    expect(dropped()).toContain(`where initrd.img-${OLD} (the previous default) had 60`);
+  });
+});
+
 describe('under dracut', () => {
   it('advice names dracut, check says rebuilds are not kept until a boot is recorded', () => {
     root = newAbiRoot(initrdWith(NEW, [], { emptyDep: true }), 'dracut');

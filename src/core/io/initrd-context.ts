@@ -24,13 +24,15 @@ export interface KnownGoodInitrd {
   /** Host path of the initrd that booted. */
   path: string;
   setId?: string | null;
+  /** Its sha256 when it booted, if recorded: the file at `path` may have been rebuilt since. */
+  sha256?: string;
 }
 
 /**
  * The newest boot record of /var/lib/kbackup/boots.json (`kbackup boot-record` writes it after a boot
- * that succeeded; newest last): whether any boot is recorded, and its initrd when that file is still
- * there. An absent or unreadable file is no record: the baseline then falls back to the running or
- * the previous kernel's initrd.
+ * that succeeded; newest last): whether any boot is recorded, and the initrd it booted. An absent or
+ * unreadable file is no record: the baseline then falls back to the running or the previous kernel's
+ * initrd. Whether that file is still what booted is the caller's question (ops/initrd.ts).
  */
 export async function readKnownGoodInitrd(root: string): Promise<{ recorded: boolean; initrd?: KnownGoodInitrd }> {
   let parsed: unknown;
@@ -41,17 +43,13 @@ export async function readKnownGoodInitrd(root: string): Promise<{ recorded: boo
   }
   const boots = (parsed as { boots?: unknown } | null)?.boots;
   const records: unknown[] = Array.isArray(parsed) ? parsed : Array.isArray(boots) ? boots : [];
-  const newest = records[records.length - 1] as { version?: unknown; initrd?: unknown; setId?: unknown } | undefined;
+  const newest = records[records.length - 1] as { version?: unknown; initrd?: unknown; setId?: unknown; initrdSha256?: unknown } | undefined;
   if (!newest || typeof newest.version !== 'string' || typeof newest.initrd !== 'string' || !newest.initrd.startsWith('/')) {
     return { recorded: records.length > 0 };
   }
-  const host = path.join(root, newest.initrd);
-  const isFile = await fs.stat(host).then(
-    (st) => st.isFile(),
-    () => false,
-  );
-  if (!isFile) return { recorded: true };
-  return { recorded: true, initrd: { version: newest.version, path: host, setId: typeof newest.setId === 'string' ? newest.setId : null } };
+  const initrd: KnownGoodInitrd = { version: newest.version, path: path.join(root, newest.initrd), setId: typeof newest.setId === 'string' ? newest.setId : null };
+  if (typeof newest.initrdSha256 === 'string' && /^[0-9a-f]{64}$/.test(newest.initrdSha256)) initrd.sha256 = newest.initrdSha256;
+  return { recorded: true, initrd };
 }
 
 /** The drivers built into a kernel installed under the root (its modules.builtin), if it has one. */
