@@ -82,7 +82,7 @@ BENCH_RUNS=${BENCH_STARTUP_RUNS:-30} bash bench/startup.sh
 #    hook's wall time side by side with the whole `dpkg -i`, per round, and the median share.
 if [ "${BENCH_HOOKS:-1}" != 0 ]; then
   echo "# kbackup hooks in a real kernel update (bench/hook-cost.run.ts, ${BENCH_HOOK_ROUNDS:-3} rounds)" >&2
-  BENCH_KBACKUP_BIN=${BENCH_KBACKUP_BIN:-$bin} BENCH_HOOK_OUT=$work/hooks.json npx vitest run --config bench/hooks.config.ts >"$work/hooks.log" 2>  BENCH_HOOK_OUT=$work/hooks.json npx vitest run --config bench/hooks.config.ts >"$work/hooks.log" 2>&1 ||1 ||
+  BENCH_KBACKUP_BIN=${BENCH_KBACKUP_BIN:-$bin} BENCH_HOOK_OUT=$work/hooks.json npx vitest run --config bench/hooks.config.ts >"$work/hooks.log" 2>&1 ||
     { tail -n 40 "$work/hooks.log" >&2; echo "bench/run.sh: the hook-cost run failed (log: $work/hooks.log)" >&2; exit 1; }
   node - "$work/hooks.json" <<'JS'
 const fs = require('node:fs');
