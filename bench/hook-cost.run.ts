@@ -14,14 +14,17 @@ const OUT = process.env.BENCH_HOOK_OUT ?? '.cache/bench/hooks.json';
 const TIMES = '/var/tmp/kbackup-hook-times';
 
 // `date +%s%N` twice costs a few milliseconds, a sliver of what is measured; the wrapper's own exec
-// is what a shim's exec would cost anyway. dash's `times` adds the CPU time (user + system) of the
-// call and everything it ran, which a loaded machine inflates far less than wall time.
+// is what a shim's exec would cost anyway. dash's `times` (run in the wrapper's own shell: in a
+// subshell it would see no children) adds the CPU time (user + system) of the call and everything it
+// ran, which a loaded machine inflates far less than wall time.
 const WRAPPER = `#!/bin/sh
 s=$(date +%s%N)
 /usr/sbin/kbackup.distrib "$@"
 rc=$?
 e=$(date +%s%N)
-echo "$2 $(( (e - s) / 1000000 )) $(times | tail -n 1)" >>${TIMES}
+times >/var/tmp/kbackup-hook-cpu.$$
+echo "$2 $(( (e - s) / 1000000 )) $(tail -n 1 /var/tmp/kbackup-hook-cpu.$$)" >>${TIMES}
+rm -f /var/tmp/kbackup-hook-cpu.$$
 exit $rc
 `;
 
@@ -49,7 +52,8 @@ test('hook cost in a real same-name kernel update', async () => {
     fs.copyFileSync(deb, c.host(inside));
     const load = os.loadavg()[0]!;
     const t0 = process.hrtime.bigint();
-    const r = await c.run(`dpkg --force-confdef --force-confold -i ${inside}; rc=$?; times | tail -n 1 >&2; exit $rc`);
+    // `times` must run in this shell, not in a pipeline's or $(…)'s subshell, whose children are none.
+    const r = await c.run(`dpkg --force-confdef --force-confold -i ${inside}; rc=$?; times >/var/tmp/dpkg-cpu; tail -n 1 /var/tmp/dpkg-cpu >&2; exit $rc`);
     const updateMs = Number((process.hrtime.bigint() - t0) / 1_000_000n);
     expect(r.code, r.stderr).toBe(0);
     fs.rmSync(c.host(inside));
