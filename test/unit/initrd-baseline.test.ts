@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { chooseBaseline, kernelFlavour, rebuildCommand, type BaselineCandidates } from '../../src/core/model/initrd-baseline';
+import { rebuildInitrdCommand } from '../../src/core/model/advice';
+import { chooseBaseline, kernelFlavour, type BaselineCandidates } from '../../src/core/model/initrd-baseline';
 import { compareInitrd, parseListing, summarizeListing, unkeptRebuildProblem, type InitrdSummary } from '../../src/core/model/initrd-health';
 
 const OLD = '6.1.0-50-amd64';
@@ -145,7 +146,7 @@ describe('advice names the installed generator', () => {
     ['initramfs-tools', `update-initramfs -u -k ${NEW}`, '/etc/initramfs-tools/modules'],
     ['dracut', `dracut -f --kver ${NEW}`, 'add_drivers+=" virtio_blk "'],
   ] as const)('%s', (generator, command, addModules) => {
-    expect(rebuildCommand(generator, NEW)).toBe(command);
+    expect(rebuildInitrdCommand(NEW, generator)).toBe(command);
     const problems = compareInitrd(summary(NEW, 0, { modulesDep: { [NEW]: 0 } }), summary(OLD, 759), { device: '/dev/vda1', modules: ['virtio_blk'], builtin: [] }, { role: 'running', generator });
     expect(codes(problems)).toEqual(['initrd-modules-dep-empty', 'initrd-modules-dropped', 'initrd-root-driver-missing']);
     for (const p of problems) expect(p.message).toContain(command);

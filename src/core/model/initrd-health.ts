@@ -22,7 +22,8 @@
 // | `initrd-root-driver-missing`  | error    | a module the block device behind `/` needs (e.g. virtio_blk, nvme, dm_crypt, raid1, ext4) is neither built into the kernel nor in the image |
 // | `initrd-config-changed`       | warning  | configuration files inside the image (mdadm.conf, crypttab, conf.d/…) differ from the same kernel's previous image; listed by name |
 // | `initrd-rebuilt-unkept`       | warning  | dracut is the generator and no boot is recorded: a rebuild outside a kernel update leaves no previous image to keep |
-import { addModulesAdvice, describeBaselineRole, rebuildCommand, type BaselineRole, type Generator } from './initrd-baseline';
+import { addModulesAdvice, depmodCommand, rebuildInitrdCommand, type Generator } from './advice';
+import { describeBaselineRole, type BaselineRole } from './initrd-baseline';
 import { problem, type Problem } from './problems';
 
 /** Below this share of the previous module count, the new image has lost its modules. */
@@ -314,7 +315,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
   const problems: Problem[] = [];
   const generator = context.generator ?? 'initramfs-tools';
   const version = live.nameVersion ?? live.kernelVersions[0];
-  const rebuild = version !== undefined ? rebuildCommand(generator, version) : generator === 'dracut' ? 'dracut -f' : 'update-initramfs -u';
+  const rebuild = rebuildInitrdCommand(version, generator);
   const liveName = imageName(live.path);
   if (live.error !== undefined) {
     if (live.errorKind === 'tool-missing') {
@@ -346,7 +347,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
     problems.push(
       problem(
         'initrd-modules-dep-empty',
-        `${where} in ${liveName} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run depmod${version ? ` ${version}` : ' -a'}, then ${rebuild}`,
+        `${where} in ${liveName} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run ${depmodCommand(version)}, then ${rebuild}`,
       ),
     );
   }
