@@ -49,6 +49,21 @@ function newAbiRoot(newInitrd: Buffer, generator: 'initramfs-tools' | 'dracut' =
   return r;
 }
 
+/** A boot record as `kbackup boot-record` writes it (model/boots.ts). */
+function bootRecord(version: string, initrdSha256: string | null = null): Record<string, unknown> {
+  return {
+    time: '2026-11-20T10:00:00.000Z',
+    bootId: '0f0e0d0c-0b0a-4908-8706-050403020100',
+    version,
+    image: `/boot/vmlinuz-${version}`,
+    initrd: `/boot/initrd.img-${version}`,
+    imageSha256: 'a'.repeat(64),
+    initrdSha256,
+    setId: null,
+    trial: null,
+  };
+}
+
 interface Report {
   ok: boolean;
   problems: { code: string; message: string; severity: string }[];
@@ -104,10 +119,7 @@ describe('a new-ABI kernel is judged against the previous default', () => {
     root = newAbiRoot(initrdWith(NEW, [], { emptyDep: true }));
     const KG = '6.1.0-40-amd64';
     installKernel(root, KG, initrdWith(KG, [...STORAGE, ...OTHERS, 'mod_kg']), 3);
-    root.write(
-      'var/lib/kbackup/boots.json',
-      JSON.stringify([{ time: '2026-11-20T10:00:00Z', version: KG, image: `/boot/vmlinuz-${KG}`, initrd: `/boot/initrd.img-${KG}`, setId: null, trial: null }]),
-    );
+    root.write('var/lib/kbackup/boots.json', JSON.stringify([bootRecord(KG)]));
     const { report } = check(root);
     const dropped = report.problems.find((p) => p.code === 'initrd-modules-dropped');
     expect(dropped?.message).toContain(`initrd.img-${NEW} has 0 modules where initrd.img-${KG} (the last one that booted) had 61`);
@@ -120,10 +132,7 @@ describe('the known-good initrd is the one that booted', () => {
     const KG = '6.1.0-40-amd64';
     installKernel(root, KG, initrdWith(KG, [...STORAGE, ...OTHERS, 'mod_kg']), 3);
     const bootedSha = root.sha(`boot/initrd.img-${KG}`);
-    root.write(
-      'var/lib/kbackup/boots.json',
-      JSON.stringify([{ version: KG, image: `/boot/vmlinuz-${KG}`, initrd: `/boot/initrd.img-${KG}`, initrdSha256: bootedSha, setId: null }]),
-    );
+    root.write('var/lib/kbackup/boots.json', JSON.stringify([bootRecord(KG, bootedSha)]));
     const dropped = () => check(root).report.problems.find((p) => p.code === 'initrd-modules-dropped')?.message;
     expect(dropped()).toContain(`where initrd.img-${KG} (the last one that booted) had 61`);
 
@@ -148,7 +157,7 @@ describe('under dracut', () => {
     }
     expect(report.problems.filter((p) => p.code === 'initrd-rebuilt-unkept').map((p) => p.severity)).toEqual(['warning']);
 
-    root.write('var/lib/kbackup/boots.json', JSON.stringify([{ version: OLD, image: `/boot/vmlinuz-${OLD}`, initrd: `/boot/initrd.img-${OLD}`, setId: null }]));
+    root.write('var/lib/kbackup/boots.json', JSON.stringify([bootRecord(OLD)]));
     expect(check(root).report.problems.map((p) => p.code)).not.toContain('initrd-rebuilt-unkept');
   });
 

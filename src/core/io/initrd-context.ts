@@ -1,22 +1,17 @@
 // What, besides the images, decides how an initrd is judged: which generator built it (advice names
 // its command), the known-good boot's initrd (the baseline after a new-ABI update), and the drivers
 // the kernel builds in (a driver that became built-in needs no module file).
-import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Generator } from '../model/advice';
-import { exists } from './files';
+import { knownGood } from '../model/boots';
+import { readBoots } from './boots';
+import { initramfsGenerator } from './initramfs-generator';
 import { pathsFor } from './paths';
 import { readBuiltin } from './root-drivers';
 
-/**
- * The installed initramfs generator, from its command under the root. update-initramfs
- * (initramfs-tools) wins: dracut-core can be installed beside it without building anything, while the
- * dracut package itself Conflicts with initramfs-tools.
- */
+/** The installed initramfs generator (io/initramfs-generator.ts); initramfs-tools, Debian's default, when neither is found. */
 export async function detectGenerator(root: string): Promise<Generator> {
-  for (const p of ['usr/sbin/update-initramfs', 'sbin/update-initramfs']) if (await exists(path.join(root, p))) return 'initramfs-tools';
-  for (const p of ['usr/bin/dracut', 'usr/sbin/dracut', 'sbin/dracut']) if (await exists(path.join(root, p))) return 'dracut';
-  return 'initramfs-tools';
+  return (await initramfsGenerator(root)) ?? 'initramfs-tools';
 }
 
 export interface KnownGoodInitrd {
@@ -29,26 +24,18 @@ export interface KnownGoodInitrd {
 }
 
 /**
- * The newest boot record of /var/lib/kbackup/boots.json (`kbackup boot-record` writes it after a boot
- * that succeeded; newest last): whether any boot is recorded, and the initrd it booted. An absent or
- * unreadable file is no record: the baseline then falls back to the running or the previous kernel's
- * initrd. Whether that file is still what booted is the caller's question (ops/initrd.ts).
+ * The known-good boot (the newest record of /var/lib/kbackup/boots.json, model/boots.ts): whether any
+ * boot is recorded, and the initrd it booted. Missing or corrupt records are no known-good: the
+ * baseline then falls back to the running or the previous kernel's initrd. Whether that file still
+ * holds what booted is the caller's question (ops/initrd.ts).
  */
 export async function readKnownGoodInitrd(root: string): Promise<{ recorded: boolean; initrd?: KnownGoodInitrd }> {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(await fs.readFile(path.join(pathsFor(root).state, 'boots.json'), 'utf8'));
-  } catch {
-    return { recorded: false };
-  }
-  const boots = (parsed as { boots?: unknown } | null)?.boots;
-  const records: unknown[] = Array.isArray(parsed) ? parsed : Array.isArray(boots) ? boots : [];
-  const newest = records[records.length - 1] as { version?: unknown; initrd?: unknown; setId?: unknown; initrdSha256?: unknown } | undefined;
-  if (!newest || typeof newest.version !== 'string' || typeof newest.initrd !== 'string' || !newest.initrd.startsWith('/')) {
-    return { recorded: records.length > 0 };
-  }
-  const initrd: KnownGoodInitrd = { version: newest.version, path: path.join(root, newest.initrd), setId: typeof newest.setId === 'string' ? newest.setId : null };
-  if (typeof newest.initrdSha256 === 'string' && /^[0-9a-f]{64}$/.test(newest.initrdSha256)) initrd.sha256 = newest.initrdSha256;
+  const { boots } = await readBoots(pathsFor(root).boots);
+  const newest = knownGood(boots);
+  if (!newest) return { recorded: false };
+  if (newest.initrd === null || !newest.initrd.startsWith('/')) return { recorded: true };
+  const initrd: KnownGoodInitrd = { version: newest.version, path: path.join(root, newest.initrd), setId: newest.setId };
+  if (newest.initrdSha256 !== null) initrd.sha256 = newest.initrdSha256;
   return { recorded: true, initrd };
 }
 
