@@ -5,21 +5,6 @@ import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bytes, cpioNewc, kbackup, makeRoot, requireBuiltCli, type TempRoot } from '../helpers/root';
 
-/** A boot record as `kbackup boot-record` writes it (model/boots.ts), for kernel `version`'s live files. */
-function bootRecord(version: string) {
-  return {
-    time: '2026-11-20T10:00:00.000Z',
-    bootId: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
-    version,
-    image: `/boot/vmlinuz-${version}`,
-    initrd: `/boot/initrd.img-${version}`,
-    imageSha256: '0'.repeat(64),
-    initrdSha256: '1'.repeat(64),
-    setId: null,
-    trial: null,
-  };
-}
-
 const OLD = '6.1.0-50-amd64';
 const NEW = '6.1.0-57-amd64';
 const STORAGE = ['virtio_blk', 'virtio_scsi', 'nvme', 'ahci', 'sd_mod', 'ext4'];
@@ -62,6 +47,21 @@ function newAbiRoot(newInitrd: Buffer, generator: 'initramfs-tools' | 'dracut' =
   if (generator === 'dracut') r.write('usr/bin/dracut', '#!/bin/sh\n', 0o755);
   else r.write('usr/sbin/update-initramfs', '#!/bin/sh\n', 0o755);
   return r;
+}
+
+/** A boot record as `kbackup boot-record` writes it (model/boots.ts). */
+function bootRecord(version: string, initrdSha256: string | null = null): Record<string, unknown> {
+  return {
+    time: '2026-11-20T10:00:00.000Z',
+    bootId: '0f0e0d0c-0b0a-4908-8706-050403020100',
+    version,
+    image: `/boot/vmlinuz-${version}`,
+    initrd: `/boot/initrd.img-${version}`,
+    imageSha256: 'a'.repeat(64),
+    initrdSha256,
+    setId: null,
+    trial: null,
+  };
 }
 
 interface Report {
@@ -119,13 +119,29 @@ describe('a new-ABI kernel is judged against the previous default', () => {
     root = newAbiRoot(initrdWith(NEW, [], { emptyDep: true }));
     const KG = '6.1.0-40-amd64';
     installKernel(root, KG, initrdWith(KG, [...STORAGE, ...OTHERS, 'mod_kg']), 3);
-    root.write(
-      'var/lib/kbackup/boots.json',
-      JSON.stringify([bootRecord(KG)]),
-    );
+    root.write('var/lib/kbackup/boots.json', JSON.stringify([bootRecord(KG)]));
     const { report } = check(root);
     const dropped = report.problems.find((p) => p.code === 'initrd-modules-dropped');
     expect(dropped?.message).toContain(`initrd.img-${NEW} has 0 modules where initrd.img-${KG} (the last one that booted) had 61`);
+  });
+});
+
+describe('the known-good initrd is the one that booted', () => {
+  it('a rebuilt known-good initrd is no baseline, but a kept copy of the booted one is', () => {
+    root = newAbiRoot(initrdWith(NEW, [], { emptyDep: true }));
+    const KG = '6.1.0-40-amd64';
+    installKernel(root, KG, initrdWith(KG, [...STORAGE, ...OTHERS, 'mod_kg']), 3);
+    const bootedSha = root.sha(`boot/initrd.img-${KG}`);
+    root.write('var/lib/kbackup/boots.json', JSON.stringify([bootRecord(KG, bootedSha)]));
+    const dropped = () => check(root).report.problems.find((p) => p.code === 'initrd-modules-dropped')?.message;
+    expect(dropped()).toContain(`where initrd.img-${KG} (the last one that booted) had 61`);
+
+    expect(kbackup(root, ['snapshot', KG]).code).toBe(0);
+    root.write(`boot/initrd.img-${KG}`, initrdWith(KG, [...STORAGE, ...OTHERS], { seed: 5 }), 0o600);
+    expect(dropped()).toMatch(new RegExp(`where initrd\\.img-${KG.replace(/\./g, '\\.')}~~backup\\d{12} \\(the last one that booted\\) had 61`));
+
+    for (const name of root.ls().filter((n) => n.includes(`${KG}~~backup`))) fs.rmSync(root.file(`boot/${name}`));
+    expect(dropped()).toContain(`where initrd.img-${OLD} (the previous default) had 60`);
   });
 });
 

@@ -3,6 +3,7 @@
 // (read by io/, judged by model/initrd-health.ts).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { sha256File } from '../io/files';
 import { readGrubScripts } from '../io/grub-files';
 import { InitrdSummaryCache } from '../io/initrd-cache';
 import { builtinModulesUnder, detectGenerator, readKnownGoodInitrd, type KnownGoodInitrd } from '../io/initrd-context';
@@ -92,10 +93,36 @@ export function liveKernelOrder(predicted: readonly GrubKernel[], model: BootMod
 }
 
 export async function readInitrdContext(world: World, predicted: readonly GrubKernel[], model: BootModel, manifest: Manifest): Promise<InitrdContext> {
-  const [generator, knownGood, cache] = await Promise.all([detectGenerator(world.root), readKnownGoodInitrd(world.root, manifest), InitrdSummaryCache.load(world)]);
+  const [generator, knownGood, cache] = await Promise.all([detectGenerator(world.root), readKnownGoodInitrd(world.root), InitrdSummaryCache.load(world)]);
   const recordedHashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
   for (const set of manifest.sets) for (const f of set.files) recordedHashes.set(f.name, { size: f.size, mtimeMs: Date.parse(f.mtime), sha256: f.sha256 });
-  return { liveOrder: liveKernelOrder(predicted, model), generator, knownGood, cache, recordedHashes };
+  const context: InitrdContext = { liveOrder: liveKernelOrder(predicted, model), generator, knownGood: { recorded: knownGood.recorded }, cache, recordedHashes };
+  const booted = knownGood.initrd ? await bootedInitrd(world, knownGood.initrd, manifest, context) : undefined;
+  if (booted) context.knownGood.initrd = booted;
+  return context;
+}
+
+/**
+ * The file that holds the initrd the known-good boot loaded: the recorded path while its content is
+ * still the one that booted, else a backup with that sha256 (a copy kept when the live file was
+ * replaced), else none: a rebuilt image is not known to be good.
+ */
+async function bootedInitrd(world: World, known: KnownGoodInitrd, manifest: Manifest, context: InitrdContext): Promise<KnownGoodInitrd | undefined> {
+  const isFile = await fs.stat(known.path).then(
+    (st) => st.isFile(),
+    () => false,
+  );
+  if (known.sha256 === undefined) return isFile ? known : undefined;
+  if (isFile && ((await trustedHash(context, known.path)) ?? (await sha256File(known.path).catch(() => undefined))) === known.sha256) return known;
+  for (const set of manifest.sets) {
+    const copy = set.files.find((f) => f.stem === 'initrd.img' && f.sha256 === known.sha256);
+    if (copy) {
+      const file = path.join(pathsFor(world.root).boot, copy.name);
+      if ((await trustedHash(context, file)) === known.sha256) return { ...known, path: file, setId: set.id };
+    }
+  }
+  world.log.debug(`the known-good initrd ${known.path} was replaced and no copy of it is kept: not a baseline`);
+  return undefined;
 }
 
 /** The manifest's sha256 of a backup file whose size and mtime are still the recorded ones. */
