@@ -76,3 +76,33 @@ JS
 
 echo "# startup (bench/startup.sh)" >&2
 BENCH_RUNS=${BENCH_STARTUP_RUNS:-30} bash bench/startup.sh
+
+# 4. kbackup's hooks as dpkg runs them in one real same-name kernel update (bench/hook-cost.run.ts: a
+#    Debian 12 chroot from the e2e tier's cached tarballs; needs root; BENCH_HOOKS=0 skips it). Each
+#    hook's wall time side by side with the whole `dpkg -i`, per round, and the median share.
+if [ "${BENCH_HOOKS:-1}" != 0 ]; then
+  echo "# kbackup hooks in a real kernel update (bench/hook-cost.run.ts, ${BENCH_HOOK_ROUNDS:-3} rounds)" >&2
+  BENCH_KBACKUP_BIN=${BENCH_KBACKUP_BIN:-$bin} BENCH_HOOK_OUT=$work/hooks.json npx vitest run --config bench/hooks.config.ts >"$work/hooks.log" 2>&1 ||
+    { tail -n 40 "$work/hooks.log" >&2; echo "bench/run.sh: the hook-cost run failed (log: $work/hooks.log)" >&2; exit 1; }
+  node - "$work/hooks.json" <<'JS'
+const fs = require('node:fs');
+const { kernel, rounds } = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const hooks = ['preinst', 'postrm', 'initramfs', 'postinst'];
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const pct = (ms, total) => `${((100 * ms) / total).toFixed(1)} %`;
+const sum = (o) => hooks.reduce((t, h) => t + (o[h] ?? 0), 0);
+console.log(`# same-name update of linux-image-${kernel} (dpkg -i): each hook's ms and share of the update,`);
+console.log('# wall time, then CPU time (user + system of the hook and all it ran; a loaded machine inflates it less)');
+console.log(['round', 'load', 'clock', 'update_ms', ...hooks, 'all_hooks'].join('\t'));
+const wallShares = [];
+const cpuShares = [];
+rounds.forEach((r, i) => {
+  wallShares.push(sum(r.hooks) / r.updateMs);
+  cpuShares.push(sum(r.hooksCpu) / r.updateCpuMs);
+  console.log([i + 1, r.load.toFixed(1), 'wall', r.updateMs, ...hooks.map((h) => `${r.hooks[h]} (${pct(r.hooks[h], r.updateMs)})`), `${sum(r.hooks)} (${pct(sum(r.hooks), r.updateMs)})`].join('\t'));
+  console.log([i + 1, '', 'cpu', r.updateCpuMs, ...hooks.map((h) => `${r.hooksCpu[h]} (${pct(r.hooksCpu[h], r.updateCpuMs)})`), `${sum(r.hooksCpu)} (${pct(sum(r.hooksCpu), r.updateCpuMs)})`].join('\t'));
+});
+console.log(`hooks_share_of_update_wall=${(100 * median(wallShares)).toFixed(1)} % (median of ${rounds.length}; target <= 3 %)`);
+console.log(`hooks_share_of_update_cpu=${(100 * median(cpuShares)).toFixed(1)} %`);
+JS
+fi

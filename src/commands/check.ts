@@ -4,6 +4,7 @@ import { EXIT } from '../core/model/errors';
 import { assertSafeVersion } from '../core/model/names';
 import { problem } from '../core/model/problems';
 import type { CommandContext } from './context';
+import { armFromHook } from './trial';
 import { renderProblems } from './render';
 
 export function renderCheck(report: CheckReport): string {
@@ -46,5 +47,6 @@ export async function runHookPostinst(ctx: CommandContext, version: string): Pro
   renderProblems(ctx, report.problems);
   if (report.ok) ctx.world.log.info(`check after installing ${version}: GRUB boots ${report.defaultEntry ?? 'nothing'} by default; no problems found`);
   else ctx.world.log.warn(`check after installing ${version} found problems; run kbackup check for details`);
+  await armFromHook(ctx, config, 'postinst');
   return 0;
 }

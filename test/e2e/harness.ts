@@ -50,7 +50,9 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 
 export const REPO_ROOT = path.resolve(__dirname, '../..');
-export const E2E_CACHE = path.join(REPO_ROOT, '.cache/e2e');
+// Through the real path: .cache may be a symlink, and mounts under it show up in /proc/self/mounts
+// by their real path, which is what unmountAllUnder compares against.
+export const E2E_CACHE = path.join(fs.existsSync(path.join(REPO_ROOT, '.cache')) ? fs.realpathSync(path.join(REPO_ROOT, '.cache')) : path.join(REPO_ROOT, '.cache'), 'e2e');
 const DEB_CACHE = path.join(E2E_CACHE, 'debs');
 const RUN_DIR = path.join(E2E_CACHE, 'run');
 const FIXTURES = path.join(__dirname, 'fixtures');

@@ -85,7 +85,7 @@ for (const compression of ['zstd', 'gzip'] as const) {
       expect(report.ok).toBe(false);
       expect(codesOf(report.problems)).toEqual(expect.arrayContaining(['initrd-modules-dep-empty', 'initrd-modules-dropped']));
       const dropped = report.problems.find((p) => p.code === 'initrd-modules-dropped')!;
-      expect(dropped.message).toMatch(/holds 0 module files, the previous image .*~~backup\d{12}.* held [1-9]\d{2,}/);
+      expect(dropped.message).toMatch(/has 0 modules where initrd\.img-\S+~~backup\d{12}(?:\.\d+)? \(its newest backup\) had [1-9]\d{2,}/);
 
       const diff = await c.kbackup('diff --json');
       expect(diff.code).toBe(1);

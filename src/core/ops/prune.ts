@@ -18,7 +18,7 @@ async function defaultImageName(state: State): Promise<string | undefined> {
 }
 
 async function decidePrune(state: State, keep: number, version: string | undefined): Promise<{ deletes: DeleteSet[]; risks: string[] }> {
-  const deletes = planPrune(state.model, keep, version);
+  const deletes = planPrune(state.model, keep, version, state.knownGoodIds);
   return { deletes, risks: pruneRisks(state.model, deletes, await defaultImageName(state)) };
 }
 
@@ -85,7 +85,7 @@ export async function afterKernelRemoval(world: World, config: Config, version: 
       if (firstIsOurs) return { kind: 'backup-would-be-default', first };
       return action === 'purge' ? { kind: 'kept', sets: sets.length } : { kind: 'nothing' };
     }
-    const deletes = planPurge(state.model, version);
+    const deletes = planPurge(state.model, version, state.knownGoodIds);
     await deleteSets(world, state, deletes);
     return { kind: 'removed', deletes };
   });
