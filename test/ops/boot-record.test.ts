@@ -43,7 +43,7 @@ describe('boot-record on a dracut system', () => {
   it('makes no copy on an initramfs-tools system: the hooks keep the previous files when they are replaced', async () => {
     root = makeRoot();
     installKernel(root, V, 1);
-    root.write('usr/sbin/mkinitramfs', '#!/bin/sh\n', 0o755);
+    root.write('usr/sbin/update-initramfs', '#!/bin/sh\n', 0o755);
     root.write('usr/bin/dracut', '#!/bin/sh\n', 0o755);
     booted(root, `vmlinuz-${V}`, V, 'b1');
     const outcome = await recordBoot(testWorld(root.dir), config());

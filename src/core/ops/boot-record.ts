@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readBoots, readTrialRecord, removeTrialRecord, writeBoots, writeTrialRecord } from '../io/boots';
 import { exists, readText, sha256File } from '../io/files';
 import { readGrubenv, writeGrubenv } from '../io/grubenv';
-import { initramfsGenerator } from '../io/initramfs-generator';
+import { detectGenerator } from '../io/initrd-context';
 import { pathsFor } from '../io/paths';
 import type { World } from '../world';
 import { bootedSameFiles, bootImageFromCmdline, bootImageName, initrdNameForImage, withBoot, type BootRecord } from '../model/boots';
@@ -134,7 +134,7 @@ async function bootedTrialEntry(grubDir: string, spec: string | undefined, image
  */
 async function keepKnownGoodForDracut(world: World, config: Config, record: BootRecord): Promise<BackupPlan | undefined> {
   if (!config.enabled || record.setId !== null) return undefined;
-  if ((await initramfsGenerator(world.root)) !== 'dracut') return undefined;
+  if ((await detectGenerator(world.root)) !== 'dracut') return undefined;
   const parsed = parseBootName(path.posix.basename(record.image));
   if (!parsed || parsed.kind !== 'live') return undefined;
   const state = await readState(world, config);

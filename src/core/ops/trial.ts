@@ -5,7 +5,7 @@ import * as path from 'node:path';
 import { readBoots, readTrialRecord, removeTrialRecord, writeTrialRecord } from '../io/boots';
 import { exists, readText, sha256File } from '../io/files';
 import { probeGrubDir, readGrubenv, writeGrubenv, type GrubProbe } from '../io/grubenv';
-import { initramfsGenerator } from '../io/initramfs-generator';
+import { detectGenerator } from '../io/initrd-context';
 import { readManifest } from '../io/manifest';
 import { runUpdateGrub } from '../io/update-grub';
 import { pathsFor, type Paths } from '../io/paths';
@@ -202,7 +202,7 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     }
     const goodRef = await goodTarget(facts, good);
     if ('missing' in goodRef) return refuse(`${goodRef.missing}; run update-grub, then kbackup trial arm`);
-    const args = trialArgs(TRIAL_PANIC_SECONDS, (await initramfsGenerator(world.root)) ?? 'initramfs-tools');
+    const args = trialArgs(TRIAL_PANIC_SECONDS, await detectGenerator(world.root));
     const record: TrialRecord = {
       state: 'armed',
       version: target.imageName.replace(/^[^-]*-/, ''),
