@@ -4,7 +4,8 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Generator } from '../model/advice';
-import { exists } from './files';
+import { exists, sha256File } from './files';
+import { readManifest } from './manifest';
 import { pathsFor } from './paths';
 import { readBuiltin } from './root-drivers';
 
@@ -41,17 +42,30 @@ export async function readKnownGoodInitrd(root: string): Promise<{ recorded: boo
   }
   const boots = (parsed as { boots?: unknown } | null)?.boots;
   const records: unknown[] = Array.isArray(parsed) ? parsed : Array.isArray(boots) ? boots : [];
-  const newest = records[records.length - 1] as { version?: unknown; initrd?: unknown; setId?: unknown } | undefined;
+  const newest = records[records.length - 1] as { version?: unknown; initrd?: unknown; setId?: unknown; time?: unknown; initrdSha256?: unknown } | undefined;
   if (!newest || typeof newest.version !== 'string' || typeof newest.initrd !== 'string' || !newest.initrd.startsWith('/')) {
     return { recorded: records.length > 0 };
   }
   const host = path.join(root, newest.initrd);
-  const isFile = await fs.stat(host).then(
-    (st) => st.isFile(),
-    () => false,
-  );
-  if (!isFile) return { recorded: true };
-  return { recorded: true, initrd: { version: newest.version, path: host, setId: typeof newest.setId === 'string' ? newest.setId : null } };
+  const st = await fs.stat(host).catch(() => undefined);
+  const setId = typeof newest.setId === 'string' ? newest.setId : null;
+  const bootedAt = typeof newest.time === 'string' ? Date.parse(newest.time) : NaN;
+  const sha = typeof newest.initrdSha256 === 'string' ? newest.initrdSha256 : undefined;
+  // The file may have been replaced since that boot (a same-name update, update-initramfs -u,
+  // dracut -f): a change after the record (ctime) is checked against the recorded sha256, and the
+  // known-good is then the backup set holding the same bytes, if there is one.
+  const replaced = st?.isFile() && sha !== undefined && !(st.ctimeMs <= bootedAt) && (await sha256File(host)) !== sha;
+  if (st?.isFile() && !replaced) return { recorded: true, initrd: { version: newest.version, path: host, setId } };
+  if (sha === undefined) return { recorded: true };
+  const { manifest } = await readManifest(pathsFor(root).manifest);
+  for (const set of manifest.sets) {
+    const copy = set.files.find((f) => f.stem === 'initrd.img' && f.sha256 === sha);
+    const copyPath = copy && path.join(pathsFor(root).boot, copy.name);
+    if (copyPath && (await fs.stat(copyPath).then((s) => s.isFile(), () => false))) {
+      return { recorded: true, initrd: { version: newest.version, path: copyPath, setId: set.id } };
+    }
+  }
+  return { recorded: true };
 }
 
 /** The drivers built into a kernel installed under the root (its modules.builtin), if it has one. */
