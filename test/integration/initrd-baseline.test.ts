@@ -5,6 +5,21 @@ import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bytes, cpioNewc, kbackup, makeRoot, requireBuiltCli, type TempRoot } from '../helpers/root';
 
+/** A boot record as `kbackup boot-record` writes it (model/boots.ts), for kernel `version`'s live files. */
+function bootRecord(version: string, initrdSha256 = '1'.repeat(64)) {
+  return {
+    time: '2026-11-20T10:00:00.000Z',
+    bootId: '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0',
+    version,
+    image: `/boot/vmlinuz-${version}`,
+    initrd: `/boot/initrd.img-${version}`,
+    imageSha256: '0'.repeat(64),
+    initrdSha256,
+    setId: null,
+    trial: null,
+  };
+}
+
 const OLD = '6.1.0-50-amd64';
 const NEW = '6.1.0-57-amd64';
 const STORAGE = ['virtio_blk', 'virtio_scsi', 'nvme', 'ahci', 'sd_mod', 'ext4'];
@@ -106,7 +121,8 @@ describe('a new-ABI kernel is judged against the previous default', () => {
     installKernel(root, KG, initrdWith(KG, [...STORAGE, ...OTHERS, 'mod_kg']), 3);
     root.write(
       'var/lib/kbackup/boots.json',
-      JSON.stringify([{ time: '2026-11-20T10:00:00Z', version: KG, image: `/boot/vmlinuz-${KG}`, initrd: `/boot/initrd.img-${KG}`, setId: null, trial: null }]),
+      // The sha256 of the file that booted: a later change to it would make it no longer the known-good.
+      JSON.stringify([bootRecord(KG, root.sha(`boot/initrd.img-${KG}`))]),
     );
     const { report } = check(root);
     const dropped = report.problems.find((p) => p.code === 'initrd-modules-dropped');
@@ -126,7 +142,7 @@ describe('under dracut', () => {
     }
     expect(report.problems.filter((p) => p.code === 'initrd-rebuilt-unkept').map((p) => p.severity)).toEqual(['warning']);
 
-    root.write('var/lib/kbackup/boots.json', JSON.stringify([{ version: OLD, image: `/boot/vmlinuz-${OLD}`, initrd: `/boot/initrd.img-${OLD}`, setId: null }]));
+    root.write('var/lib/kbackup/boots.json', JSON.stringify([bootRecord(OLD)]));
     expect(check(root).report.problems.map((p) => p.code)).not.toContain('initrd-rebuilt-unkept');
   });
 

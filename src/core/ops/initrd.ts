@@ -92,7 +92,7 @@ export function liveKernelOrder(predicted: readonly GrubKernel[], model: BootMod
 }
 
 export async function readInitrdContext(world: World, predicted: readonly GrubKernel[], model: BootModel, manifest: Manifest): Promise<InitrdContext> {
-  const [generator, knownGood, cache] = await Promise.all([detectGenerator(world.root), readKnownGoodInitrd(world.root), InitrdSummaryCache.load(world)]);
+  const [generator, knownGood, cache] = await Promise.all([detectGenerator(world.root), readKnownGoodInitrd(world.root, manifest), InitrdSummaryCache.load(world)]);
   const recordedHashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
   for (const set of manifest.sets) for (const f of set.files) recordedHashes.set(f.name, { size: f.size, mtimeMs: Date.parse(f.mtime), sha256: f.sha256 });
   return { liveOrder: liveKernelOrder(predicted, model), generator, knownGood, cache, recordedHashes };
