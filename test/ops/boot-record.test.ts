@@ -5,6 +5,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { makeContext } from '../../src/commands/context';
 import { runHook } from '../../src/commands/hook';
 import { DEFAULT_CONFIG, type Config } from '../../src/core/model/config';
+import { backupBeforeUpdate } from '../../src/core/ops/backup';
+import { readInitrdContext } from '../../src/core/ops/initrd';
+import { readState } from '../../src/core/ops/state';
 import { recordBoot } from '../../src/core/ops/boot-record';
 import { listSets } from '../../src/core/ops/list';
 import { prune } from '../../src/core/ops/prune';
@@ -43,7 +46,7 @@ describe('boot-record on a dracut system', () => {
   it('makes no copy on an initramfs-tools system: the hooks keep the previous files when they are replaced', async () => {
     root = makeRoot();
     installKernel(root, V, 1);
-    root.write('usr/sbin/mkinitramfs', '#!/bin/sh\n', 0o755);
+    root.write('usr/sbin/update-initramfs', '#!/bin/sh\n', 0o755);
     root.write('usr/bin/dracut', '#!/bin/sh\n', 0o755);
     booted(root, `vmlinuz-${V}`, V, 'b1');
     const outcome = await recordBoot(testWorld(root.dir), config());
@@ -107,5 +110,30 @@ describe('the initramfs hook arms a trial after update-initramfs -u', () => {
     expect(await rebuild(world, { DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${V}` })).toBe(0);
     expect(calls.filter((c) => c[0] === 'chroot')).toEqual([]);
     expect(env(root)).toEqual({});
+  });
+});
+
+describe('the known-good initrd, as the initrd check reads it', () => {
+  it('is the live file while it is the one that booted, and its backup copy once the live one was replaced', async () => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    booted(root, `vmlinuz-${V}`, V, 'b1');
+    const world = testWorld(root.dir);
+    await recordBoot(world, config());
+    const kg = async () => {
+      const state = await readState(world, config());
+      return (await readInitrdContext(world, [], state.model, state.manifest)).knownGood;
+    };
+    expect((await kg()).initrd?.path).toBe(root.file(`boot/initrd.img-${V}`));
+    // A same-name update: the preinst hook keeps the files, then dpkg replaces them.
+    world.setNow('2026-11-23T10:00:00Z');
+    const id = (await backupBeforeUpdate(world, config(), V))!.id!;
+    await new Promise((r) => setTimeout(r, 20));
+    root.write(`boot/initrd.img-${V}`, fakeInitrd(280_000, 99), 0o600);
+    expect((await kg()).initrd?.path).toBe(root.file(`boot/initrd.img-${id}`));
+    // With no copy anywhere, there is no known-good initrd to judge against (rather than the new file itself).
+    fs.rmSync(root.file(`boot/initrd.img-${id}`));
+    fs.rmSync(root.file('var/lib/kbackup/manifest.json'));
+    expect(await kg()).toEqual({ recorded: true });
   });
 });
