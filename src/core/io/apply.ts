@@ -4,10 +4,10 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { copyDurably, discardStaged, fsyncDir, publishStaged, renameNoReplace, stageCopy } from './copy';
-import { errnoOf, InternalError, ioError } from './errors';
-import type { ManifestFile, ManifestSet, Origin } from './manifest';
-import { isBackupFileName, liveFileName, TEMP_PREFIX } from './names';
-import type { AdoptStep, BackupPlan, CopyStep, DeleteSet, RestorePlan } from './plan';
+import { errnoOf, InternalError, ioError } from '../model/errors';
+import type { ManifestFile, ManifestSet, Origin } from '../model/manifest';
+import { isBackupFileName, liveFileName, TEMP_PREFIX } from '../model/names';
+import type { AdoptStep, BackupPlan, CopyStep, DeleteSet, RestorePlan } from '../model/plan';
 
 export interface ApplyEvents {
   copied?(step: CopyStep): void;

@@ -1,7 +1,30 @@
-// Pure views of a BootScan: the live files of each kernel version and the backup sets.
+// Pure views of a BootScan (what io/scan.ts read from /boot): the live files of each kernel version
+// and the backup sets.
+import { setId, stampToDate, type ParsedBootName } from './names';
 import { compareDebianVersions } from './version';
-import { setId, stampToDate } from './names';
-import type { BootFile, BootScan } from './scan';
+
+export type FileType = 'file' | 'symlink' | 'dir' | 'other';
+
+export interface BootFile {
+  name: string;
+  type: FileType;
+  /** For a symlink: the stat of what it points to, if that is a regular file. */
+  targetType?: FileType;
+  size: number;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtimeMs: number;
+  parsed?: ParsedBootName;
+}
+
+export interface BootScan {
+  bootDir: string;
+  files: BootFile[];
+  /** Leftover temporary files of an interrupted run (hidden, never seen by GRUB). */
+  temps: string[];
+}
+
 
 export interface LiveSet {
   version: string;

@@ -2,11 +2,10 @@
 // data saying what to copy, rename and delete. No fs here; apply.ts carries plans out, and
 // `--dry-run` prints the very plan a real run would apply.
 import { minFreeBytes, type Config } from './config';
-import { isComplete, isReadableFile, setBytes, setsOf, type BackupSet, type BootModel } from './boot-model';
+import { isComplete, isReadableFile, setBytes, setsOf, type BackupSet, type BootFile, type BootModel } from './boot-model';
 import { backupFileName, backupSuffix, isImageStem, liveFileName, setId } from './names';
 import type { Manifest } from './manifest';
-import type { BootFile } from './scan';
-import { mib } from './space';
+import { mib } from './size';
 
 export interface CopyStep {
   stem: string;

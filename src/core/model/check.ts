@@ -1,26 +1,13 @@
-// `kbackup check`: does what GRUB will boot, and what it can fall back to, still make sense?
-// gatherCheckFacts reads; evaluateCheck (pure) decides; the command renders.
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-import { isComplete, setsOf, type BootModel } from './boot-model';
+// `kbackup check`'s rules: does what GRUB will boot, and what it can fall back to, still make sense?
+// ops/check.ts reads the facts once; evaluateCheck (pure) decides; the command renders.
+import type { BootModel, BootScan } from './boot-model';
 import { minFreeBytes, type Config } from './config';
-import { sha256File } from './copy';
-import type { State } from './engine';
-import { errnoOf } from './errors';
-import {
-  detectFlavour,
-  grubMenuOrder,
-  grubPathBasename,
-  parseGrubCfg,
-  resolveDefaultEntry,
-  type BootEntry,
-  type GrubFlavour,
-  type GrubKernel,
-} from './grub';
-import { manifestSet } from './manifest';
+import { grubPathBasename } from './grub/grub-cfg';
+import type { GrubFlavour, GrubKernel } from './grub/menu-order';
+import { manifestSet, type Manifest, type ManifestState } from './manifest';
 import { parseBootName } from './names';
 import { problem, type Problem } from './problems';
-import { mib } from './space';
+import { mib } from './size';
 
 /** Problem codes `check` can report (stable; see kbackup(8)). */
 export const CHECK_CODES = [
@@ -71,123 +58,23 @@ export interface CheckOptions {
   version?: string;
 }
 
-async function readText(file: string): Promise<string | undefined> {
-  try {
-    return await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return undefined;
-    throw err;
-  }
-}
-
-async function listEntries(dir: string): Promise<BootEntry[]> {
-  let names: string[];
-  try {
-    names = await fs.readdir(dir);
-  } catch {
-    return [];
-  }
-  return Promise.all(
-    names.map(async (name) => ({
-      name,
-      isFile: await fs.stat(path.join(dir, name)).then(
-        (st) => st.isFile(),
-        () => false,
-      ),
-    })),
-  );
-}
-
-async function readLinks(root: string): Promise<LinkFact[]> {
-  const facts: LinkFact[] = [];
-  for (const dir of ['/', '/boot']) {
-    for (const name of KERNEL_LINKS) {
-      const inRoot = path.posix.join(dir, name);
-      const full = path.join(root, inRoot);
-      let target: string;
-      try {
-        target = await fs.readlink(full);
-      } catch {
-        continue;
-      }
-      const resolved = path.posix.resolve(dir, target);
-      const exists = await fs.stat(path.join(root, resolved)).then(
-        () => true,
-        () => false,
-      );
-      facts.push({ path: inRoot, target, resolved, exists });
-    }
-  }
-  return facts;
-}
-
-/** What update-grub would list now, as the installed 10_linux orders it (Debian 12's if none). */
-export async function predictMenu(state: Pick<State, 'paths'>): Promise<GrubKernel[]> {
-  return (await readGrubScripts(state)).predicted;
-}
-
-async function readGrubScripts(state: Pick<State, 'paths'>): Promise<{ flavour?: GrubFlavour; found: boolean; predicted: GrubKernel[] }> {
-  const root = state.paths.root;
-  const [tenLinux, mkconfigLib] = await Promise.all([
-    readText(path.join(root, 'etc/grub.d/10_linux')),
-    readText(path.join(root, 'usr/share/grub/grub-mkconfig_lib')),
-  ]);
-  const flavour = tenLinux ? detectFlavour(tenLinux, mkconfigLib) : undefined;
-  const rootEntries = (await listEntries(root)).filter((e) => /^(vmlinu[xz]|kernel|initrd)/.test(e.name));
-  const bootEntries = await listEntries(state.paths.boot);
-  // Without GRUB's scripts, or with ones not recognised, predict as Debian 12's would.
-  return { flavour, found: tenLinux !== undefined, predicted: grubMenuOrder(bootEntries, flavour ?? 'dpkg', { rootEntries }) };
-}
-
-export async function gatherCheckFacts(state: State, freeBytes: number | undefined, options: CheckOptions = {}): Promise<CheckFacts> {
-  const root = state.paths.root;
-  const { flavour, found, predicted } = await readGrubScripts(state);
-  const facts: CheckFacts = { flavour, grubScriptsFound: found, predicted, links: await readLinks(root), mismatches: [], freeBytes };
-
-  const cfgText = await readText(path.join(state.paths.grubDir, 'grub.cfg'));
-  if (cfgText !== undefined) {
-    const menu = parseGrubCfg(cfgText);
-    const grubenv = await readText(path.join(state.paths.grubDir, 'grubenv'));
-    const def = resolveDefaultEntry(menu, grubenv);
-    const linuxPaths: string[] = [];
-    const walk = (nodes: typeof menu.entries) => {
-      for (const n of nodes) {
-        if (n.kind === 'entry') {
-          if (n.linux) linuxPaths.push(n.linux);
-        } else walk(n.children);
-      }
-    };
-    walk(menu.entries);
-    facts.grubCfg = { linuxPaths, defaultHow: def.how };
-    if (def.entry?.linux) facts.grubCfg.defaultLinux = def.entry.linux;
-    if (def.problem) facts.grubCfg.defaultProblem = def.problem;
-  }
-
-  for (const set of state.model.sets) {
-    if (options.version && set.version !== options.version) continue;
-    const recorded = manifestSet(state.manifest, set.id);
-    if (!recorded) continue;
-    for (const r of recorded.files) {
-      const file = [...set.files.values()].find((f) => f.name === r.name);
-      if (!file) {
-        facts.mismatches.push({ id: set.id, name: r.name, why: 'is recorded in the manifest but missing' });
-        continue;
-      }
-      const sha = await sha256File(path.join(state.paths.boot, r.name)).catch(() => undefined);
-      if (sha === undefined) facts.mismatches.push({ id: set.id, name: r.name, why: 'cannot be read' });
-      else if (sha !== r.sha256) facts.mismatches.push({ id: set.id, name: r.name, why: 'no longer matches its recorded sha256' });
-    }
-  }
-  return facts;
+/** What check knows of /boot and the manifest (a part of ops' State). */
+export interface CheckState {
+  model: BootModel;
+  manifest: Manifest;
+  manifestState: ManifestState;
+  manifestProblem?: string;
+  stems: string[];
+  scan: Pick<BootScan, 'temps'>;
 }
 
 function isBackupPath(p: string, stems: readonly string[]): boolean {
-  const parsed = parseBootName(path.posix.basename(p), stems);
+  const parsed = parseBootName(p.slice(p.lastIndexOf('/') + 1), stems);
   return parsed !== undefined && parsed.kind !== 'live';
 }
 
 /** Decides the problems from what was read. Pure. */
-export function evaluateCheck(state: Pick<State, 'model' | 'manifest' | 'manifestState' | 'manifestProblem' | 'stems' | 'scan'>, config: Config, facts: CheckFacts): Problem[] {
+export function evaluateCheck(state: CheckState, config: Config, facts: CheckFacts): Problem[] {
   const problems: Problem[] = [];
   const { stems, model } = state;
   const first = facts.predicted[0];
@@ -270,8 +157,4 @@ export function evaluateCheck(state: Pick<State, 'model' | 'manifest' | 'manifes
     problems.push(problem('temp-files-left', `temporary files of an interrupted run are in /boot (${state.scan.temps.join(', ')}); the next backup removes them`, 'warning'));
   }
   return problems;
-}
-
-export function completeSetsOf(model: BootModel, version: string): number {
-  return setsOf(model, version).filter(isComplete).length;
 }

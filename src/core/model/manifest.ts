@@ -1,9 +1,6 @@
 // /var/lib/kbackup/manifest.json: what kbackup wrote, with checksums, so `check` can tell a backup
-// that rotted or was replaced from one that is as it was made.
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
-import { errnoOf, ioError } from './errors';
-import { writeFileDurably } from './copy';
+// that rotted or was replaced from one that is as it was made. The format and its pure edits; reading
+// and writing the file is io/manifest.ts.
 
 export const MANIFEST_FORMAT = 1;
 export const ORIGINS = ['preinst', 'initramfs', 'snapshot', 'restore', 'adopt', 'rebuilt'] as const;
@@ -36,6 +33,9 @@ export interface Manifest {
   sets: ManifestSet[];
 }
 
+/** Whether the manifest file was read, absent, or unreadable. */
+export type ManifestState = 'ok' | 'missing' | 'corrupt';
+
 export type ManifestRead =
   | { state: 'ok'; manifest: Manifest }
   | { state: 'missing'; manifest: Manifest }
@@ -62,35 +62,6 @@ export function validateManifest(value: unknown): { manifest: Manifest } | { rea
     }
   }
   return { manifest: v as Manifest };
-}
-
-export async function readManifest(file: string): Promise<ManifestRead> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT') return { state: 'missing', manifest: emptyManifest() };
-    throw ioError(`cannot read ${file}`, err);
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(text);
-  } catch (err) {
-    return { state: 'corrupt', manifest: emptyManifest(), reason: `not valid JSON (${(err as Error).message})` };
-  }
-  const checked = validateManifest(parsed);
-  if ('reason' in checked) return { state: 'corrupt', manifest: emptyManifest(), reason: checked.reason };
-  return { state: 'ok', manifest: checked.manifest };
-}
-
-export async function writeManifest(file: string, manifest: Manifest): Promise<void> {
-  const sorted: Manifest = { format: MANIFEST_FORMAT, sets: [...manifest.sets].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
-  try {
-    await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  } catch (err) {
-    throw ioError(`cannot create ${path.dirname(file)}`, err);
-  }
-  await writeFileDurably(file, `${JSON.stringify(sorted, null, 2)}\n`, 0o644);
 }
 
 export function manifestSet(manifest: Manifest, id: string): ManifestSet | undefined {

@@ -1,6 +1,5 @@
-// /etc/default/kbackup: shell-style KEY=value lines. Pure parser plus one reader.
-import * as fs from 'node:fs/promises';
-import { ConfigError, errnoOf, ioError } from './errors';
+// /etc/default/kbackup: shell-style KEY=value lines. The pure parser (io/config-file.ts reads it).
+import { ConfigError } from './errors';
 import { DEFAULT_STEMS } from './names';
 
 export const ON_ERROR_VALUES = ['warn', 'fail'] as const;
@@ -150,24 +149,16 @@ function applyKey(config: Config, key: ConfigKey, value: string, at: string): vo
   }
 }
 
-/**
- * Reads the configuration. A missing file means the defaults (the package may be removed but its
- * shims still run); an unreadable one is an error.
- */
-export async function readConfig(file: string, options: { mustExist?: boolean } = {}): Promise<Config> {
-  let text: string;
-  try {
-    text = await fs.readFile(file, 'utf8');
-  } catch (err) {
-    if (errnoOf(err) === 'ENOENT' && !options.mustExist) return { ...DEFAULT_CONFIG, files: [...DEFAULT_CONFIG.files] };
-    if (errnoOf(err) === 'ENOENT') throw new ConfigError(`${file}: no such file`);
-    throw ioError(`cannot read ${file}`, err);
-  }
-  return parseConfig(text, file);
-}
-
 /** The MIN_FREE_MB in bytes for a given live set: 'auto' = 1.2 × (vmlinuz + initrd) + 16 MiB. */
 export function minFreeBytes(config: Config, liveImageAndInitrdBytes: number): number {
   if (config.minFreeMb === 'auto') return Math.ceil(1.2 * liveImageAndInitrdBytes) + 16 * 1024 * 1024;
   return config.minFreeMb * 1024 * 1024;
+}
+
+/**
+ * ON_ERROR=fail as far as a broken file still says it: a plain `ON_ERROR=fail` line. An admin who
+ * asked for failure gets it even when another line of the file is bad.
+ */
+export function saysOnErrorFail(text: string): boolean {
+  return /^\s*ON_ERROR=["']?fail["']?\s*(#.*)?$/m.test(text);
 }

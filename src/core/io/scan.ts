@@ -1,30 +1,11 @@
-// Reads <root>/boot into a plain value. Everything that decides works on this value (see boot-model.ts).
+// Reads <root>/boot into a plain value. Everything that decides works on this value (see
+// model/boot-model.ts).
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { errnoOf, ioError } from './errors';
-import { parseBootName, TEMP_PREFIX, type ParsedBootName } from './names';
-
-export type FileType = 'file' | 'symlink' | 'dir' | 'other';
-
-export interface BootFile {
-  name: string;
-  type: FileType;
-  /** For a symlink: the stat of what it points to, if that is a regular file. */
-  targetType?: FileType;
-  size: number;
-  mode: number;
-  uid: number;
-  gid: number;
-  mtimeMs: number;
-  parsed?: ParsedBootName;
-}
-
-export interface BootScan {
-  bootDir: string;
-  files: BootFile[];
-  /** Leftover temporary files of an interrupted run (hidden, never seen by GRUB). */
-  temps: string[];
-}
+import type { BootFile, BootScan, FileType } from '../model/boot-model';
+import { errnoOf, ioError } from '../model/errors';
+import { parseBootName, TEMP_PREFIX, type ParsedBootName } from '../model/names';
+import type { SourceFile } from '../model/plan';
 
 function typeOf(st: { isFile(): boolean; isSymbolicLink(): boolean; isDirectory(): boolean }): FileType {
   if (st.isSymbolicLink()) return 'symlink';
@@ -85,4 +66,20 @@ function statBootFile(bootDir: string, name: string, parsed: ParsedBootName): Bo
     }
   }
   return file;
+}
+
+/** Stats a file in the boot directory as a backup source (the initramfs hook's INITRD.dpkg-bak). */
+export async function statSource(bootDir: string, stem: string, name: string): Promise<SourceFile | undefined> {
+  try {
+    const st = await fs.promises.stat(path.join(bootDir, name));
+    if (!st.isFile()) return undefined;
+    return {
+      stem,
+      name,
+      file: { name, type: 'file', size: st.size, mode: st.mode & 0o7777, uid: st.uid, gid: st.gid, mtimeMs: st.mtimeMs },
+    };
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return undefined;
+    throw ioError(`cannot stat ${path.join(bootDir, name)}`, err);
+  }
 }

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { errnoOf, ioError, RefusedError } from './errors';
+import { errnoOf, ioError, RefusedError } from '../model/errors';
 
 export interface LockInfo {
   pid: number;
@@ -63,10 +63,10 @@ async function takeOverStale(file: string): Promise<void> {
 export async function acquireLock(
   file: string,
   command: string,
-  options: { waitMs: number; now?: () => Date } = { waitMs: 10_000 },
+  options: { waitMs: number; now: () => Date },
 ): Promise<Lock> {
-  const now = options.now ?? (() => new Date());
-  const deadline = Date.now() + options.waitMs;
+  const { now } = options;
+  const deadline = now().getTime() + options.waitMs;
   const dir = path.dirname(file);
   try {
     await fs.mkdir(dir, { recursive: true, mode: 0o755 });
@@ -101,13 +101,13 @@ export async function acquireLock(
       if (!holder) {
         // kbackup writes its locks complete, so an unreadable one is a crash's leftover (a lock
         // file whose data never reached the disk) once it is older than any run takes to start.
-        const age = await fs.stat(file).then((st) => Date.now() - st.mtimeMs, () => 0);
+        const age = await fs.stat(file).then((st) => now().getTime() - st.mtimeMs, () => 0);
         if (age > STALE_UNREADABLE_MS) {
           await takeOverStale(file);
           continue;
         }
-        if (Date.now() >= deadline) throw new RefusedError(`${file} exists but is not a kbackup lock; remove it if no kbackup is running`);
-      } else if (Date.now() >= deadline) {
+        if (now().getTime() >= deadline) throw new RefusedError(`${file} exists but is not a kbackup lock; remove it if no kbackup is running`);
+      } else if (now().getTime() >= deadline) {
         throw new RefusedError(
           `another kbackup (pid ${holder.pid}, "${holder.command}", since ${holder.since}) holds ${file}; try again when it has finished`,
         );

@@ -5,12 +5,13 @@
 // linked to its final name (link(2) fails on an existing name, so a backup is never overwritten),
 // and the directory is fsynced. A crash leaves at most a `.kbackup-tmp-*` file, which the next run
 // removes.
-import { createHash, randomBytes } from 'node:crypto';
-import { constants, createReadStream } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { errnoOf, IoError, ioError, RefusedError } from './errors';
-import { TEMP_PREFIX } from './names';
+import { errnoOf, IoError, ioError, RefusedError } from '../model/errors';
+import { TEMP_PREFIX } from '../model/names';
+import { sha256File } from './files';
 
 export interface CopyResult {
   size: number;
@@ -32,13 +33,6 @@ export async function fsyncDir(dir: string): Promise<void> {
   } finally {
     await handle.close();
   }
-}
-
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  const stream = createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
-  for await (const chunk of stream) hash.update(chunk as Buffer);
-  return hash.digest('hex');
 }
 
 /**

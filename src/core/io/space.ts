@@ -1,5 +1,5 @@
 import * as fs from 'node:fs/promises';
-import { ioError } from './errors';
+import { ioError } from '../model/errors';
 
 /** Bytes an unprivileged write could still use on the filesystem holding `dir`. */
 export async function freeBytes(dir: string): Promise<number> {
@@ -9,8 +9,4 @@ export async function freeBytes(dir: string): Promise<number> {
   } catch (err) {
     throw ioError(`cannot read free space of ${dir}`, err);
   }
-}
-
-export function mib(bytes: number): string {
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
