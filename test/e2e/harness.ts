@@ -17,7 +17,8 @@
 //   const c = await createChroot({ suite: 'trixie', label: 'my-test' });  // fresh tree, mounts, kernel, kbackup
 //       options: suite 'bookworm' (default) | 'trixie'; kernel: false | { flavour, pocket } (default:
 //       the suite's point-release linux-image-amd64); initramfs: 'initramfs-tools' (default) | 'dracut';
-//       kbackup: false (then c.installKbackup() or c.installDeb())
+//       kbackup: false (then c.installKbackup() or c.installDeb()); rootMount: true (`/` inside is a
+//       mount point of the host's disk, so kbackup's root-driver check follows its drivers)
 //   afterAll(() => c.dispose());                           // unmounts everything, deletes the tree
 //   await c.run('update-initramfs -u', { env: { X: '1' } })  -> { code, stdout, stderr } (never throws)
 //   await c.mustRun('…')                                   -> same, but throws with the output on code ≠ 0
