@@ -5,6 +5,7 @@
 // update-grub writes grub.cfg (Debian 13's GRUB 2.12 orders with sort -V, Debian 12's with dpkg).
 // The tests of one suite build on each other in order and share one chroot, as a machine lives
 // through updates; kernel-update.<suite>.test.ts runs them (one file per suite, so they run in parallel).
+// Test 7 (the backup boots under qemu) boots the set test 1 made, so it needs no chroot of its own.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -13,12 +14,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   backupNamePattern,
   backupSuffixes,
+  bootQemu,
   type Chroot,
   createChroot,
   extractFromDeb,
   type FileInfo,
   grubEntries,
   grubLinuxPaths,
+  INITRAMFS_BANNER,
+  KERNEL_HANDOVER,
   kernelDebs,
   sha256File,
   type Suite,
@@ -173,6 +177,42 @@ export function kernelUpdateTests(suite: Suite): void {
       expect(sets[0]!.complete).toBe(true);
       const listed = Object.fromEntries(sets[0]!.files.map((f) => [f.path, f.sha256]));
       for (const stem of STEMS) expect(listed[`/boot/${backupName(stem, suffix)}`]).toBe(before[stem].sha256);
+    });
+
+    it('7. the backed-up kernel and initrd (the archive kernel and the initrd it booted with) boot under qemu into the initramfs', async () => {
+      // The set the first update made: the archive's original kernel, not the (re-packed) update.
+      const first = created[0];
+      expect(first, 'test 1 made a set').toBeDefined();
+      const dir = fs.mkdtempSync(path.join(c.work, 'qemu-'));
+      // Copied out of the chroot: the boot must not depend on the chroot's mounts.
+      const kernel = path.join(dir, backupName('vmlinuz', first!.suffix));
+      const initrd = path.join(dir, backupName('initrd.img', first!.suffix));
+      fs.copyFileSync(c.host(`/boot/${backupName('vmlinuz', first!.suffix)}`), kernel);
+      fs.copyFileSync(c.host(`/boot/${backupName('initrd.img', first!.suffix)}`), initrd);
+      expect(sha256File(initrd)).toBe(first!.before['initrd.img'].sha256);
+      const original = path.join(dir, 'vmlinuz-from-archive');
+      await extractFromDeb(c.kernel.imageDeb, `/boot/vmlinuz-${V}`, original);
+      expect(sha256File(kernel)).toBe(sha256File(original));
+
+      const boot = await bootQemu({
+        kernel,
+        initrd,
+        // No root= device exists: the initramfs starts, looks for it, and (panic=-1) reboots, which
+        // -no-reboot turns into qemu exiting. We only need to see the hand-over and the banner.
+        append: 'console=ttyS0 panic=-1 loglevel=7',
+        until: (text) => {
+          const handover = text.indexOf(KERNEL_HANDOVER);
+          return handover >= 0 && INITRAMFS_BANNER.test(text.slice(handover));
+        },
+        timeoutMs: 240_000,
+      });
+      const text = boot.console;
+      expect(text, boot.tail).toContain(`Linux version ${V} `);
+      expect(text, boot.tail).toContain(KERNEL_HANDOVER);
+      expect(text.slice(text.indexOf(KERNEL_HANDOVER)), boot.tail).toMatch(INITRAMFS_BANNER);
+      // The kernel unpacked the initrd: a broken or truncated one fails before /init runs.
+      expect(text, boot.tail).not.toMatch(/Initramfs unpacking failed|VFS: Unable to mount root fs/);
+      fs.rmSync(dir, { recursive: true, force: true });
     });
 
     it('2. grub.cfg boots the live kernel first, lists every backup below it with its own initrd, and check --json predicts that order', async () => {
