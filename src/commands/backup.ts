@@ -41,17 +41,18 @@ function reportBackup(ctx: CommandContext, plan: BackupPlan, dryRun: boolean, mo
 /** `hook initramfs VERSION INITRD`: keeps the previous initrd, then judges the rebuilt one. */
 export async function runHookInitramfs(ctx: CommandContext, version: string, initrdArg: string): Promise<number> {
   const outcome = await keepPreviousInitrd(ctx.world, await ctx.config(), version, initrdArg);
-  if (!outcome.kept) {
-    ctx.world.log.debug(outcome.why);
-    return 0;
-  }
-  if (outcome.plan.skip?.reason === 'identical') ctx.world.log.debug('the previous initrd is already the newest backup');
+  if (!outcome.kept) ctx.world.log.debug(outcome.why);
+  else if (outcome.plan.skip?.reason === 'identical') ctx.world.log.debug('the previous initrd is already the newest backup');
   else reportBackup(ctx, outcome.plan, false, 'hook');
   if (outcome.health) {
-    const { problems } = outcome.health;
+    const { problems, previousId } = outcome.health;
     renderProblems(ctx, problems);
     if (problems.some((p) => p.severity === 'error')) {
-      ctx.world.log.warn(`the rebuilt initrd of ${version} looks broken; kbackup diff compares it with the previous one, kbackup restore puts that back`);
+      ctx.world.log.warn(
+        previousId
+          ? `the rebuilt initrd of ${version} looks broken; kbackup diff ${previousId} compares it with its backup, kbackup restore ${previousId} puts that back`
+          : `the rebuilt initrd of ${version} looks broken and no backup of it exists; do not reboot into ${version} before it is fixed`,
+      );
     }
   }
   return 0;

@@ -81,7 +81,13 @@ describe('backup ops', () => {
     installKernel(root);
     const world = testWorld(root.dir);
     const initrd = `/boot/initrd.img-${V}`;
-    expect(await keepPreviousInitrd(world, config(), V, initrd)).toEqual({ kept: false, why: `no initrd.img-${V}.dpkg-bak: the image was created, not rebuilt` });
+    // No .dpkg-bak (dracut never keeps one): nothing to keep, but the new image is still judged…
+    const created = await keepPreviousInitrd(world, config(), V, initrd);
+    expect(created).toMatchObject({ kept: false, why: `no initrd.img-${V}.dpkg-bak: nothing to keep` });
+    expect(created.health?.live.errorKind).toBe('tool-missing');
+    // …except inside a kernel package's maintainer script, where the postinst hook judges it next.
+    const inUpdate = testWorld(root.dir, { env: { DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${V}` } });
+    expect(await keepPreviousInitrd(inUpdate, config(), V, initrd)).toEqual({ kept: false, why: `no initrd.img-${V}.dpkg-bak: nothing to keep` });
     root.write(`boot/initrd.img-${V}.dpkg-bak`, fakeInitrd(1000, 77), 0o600);
     const outcome = await keepPreviousInitrd(world, config(), V, initrd);
     expect(outcome.kept).toBe(true);

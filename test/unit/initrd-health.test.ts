@@ -12,6 +12,7 @@ import {
   moduleNameOf,
   parseListing,
   summarizeListing,
+  unkeptRebuildProblem,
   type InitrdSummary,
 } from '../../src/core/model/initrd-health';
 
@@ -161,7 +162,7 @@ describe('compareInitrd on real listings', () => {
       ['initrd-modules-dep-empty', 'error'],
       ['initrd-modules-dropped', 'error'],
     ]);
-    expect(problems[1]!.message).toMatch(/holds 0 module files, the previous image .* held 759/);
+    expect(problems[1]!.message).toMatch(/has 0 modules where \S+ \(its newest backup\) had 759/);
   });
 
   it('the broken-kmod image alone (no backup yet): no module files, so nothing proves it wrong without a previous image', () => {
@@ -207,6 +208,7 @@ describe('compareInitrd rules', () => {
       ...compareInitrd(synthetic(0, { error: 'x', errorKind: 'unreadable' }), undefined),
       ...compareInitrd(synthetic(5, { kernelVersions: ['6.1.0-1-amd64'], modulesDep: { '6.1.0-1-amd64': 0 } }), synthetic(100, { error: 'bad', errorKind: 'unreadable' }), { modules: ['nvme'], builtin: [] }),
       ...compareInitrd(synthetic(1, { configs: { 'etc/fstab': { size: 1, sha256: 'a' } } }), synthetic(100)),
+      unkeptRebuildProblem('dracut', false)!,
     ];
     expect(new Set(codes(all))).toEqual(new Set(INITRD_PROBLEM_CODES));
   });
@@ -241,7 +243,7 @@ describe('compareInitrd rules', () => {
   it('an unreadable previous image is a warning and skips the comparison', () => {
     const problems = compareInitrd(synthetic(0, { modulesDep: {} }), synthetic(0, { path: '/boot/old', error: 'cpio: premature end of archive', errorKind: 'unreadable' }));
     expect(problems.map((p) => [p.code, p.severity])).toEqual([['initrd-previous-unreadable', 'warning']]);
-    expect(problems[0]!.message).toContain('/boot/old');
+    expect(problems[0]!.message).toContain('cannot read the previous initrd old (its newest backup)');
   });
 
   it('an unreadable live image is one error and nothing else', () => {

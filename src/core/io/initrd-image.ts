@@ -195,7 +195,7 @@ async function extractConfigs(world: World, image: string, layout: ImageLayout, 
   return configs;
 }
 
-function emptySummary(image: string): InitrdSummary {
+export function emptySummary(image: string): InitrdSummary {
   const summary: InitrdSummary = { path: image, entries: 0, kernelVersions: [], modules: [], moduleFiles: 0, modulesDep: {}, configs: {} };
   const parsed = parseBootName(path.basename(image), ['initrd.img']);
   if (parsed && parsed.stem === 'initrd.img') summary.nameVersion = parsed.version;

@@ -126,7 +126,8 @@ async function blockChain(sys: string, blockDir: string, seen: Set<string>, chai
   }
 }
 
-async function readBuiltin(machine: MachinePaths, version: string): Promise<Set<string> | undefined> {
+/** The drivers a kernel builds in (its modules.builtin), from the first of `machine.modules` that has one. */
+export async function readBuiltin(machine: MachinePaths, version: string): Promise<Set<string> | undefined> {
   for (const dir of machine.modules) {
     const text = await readTrim(path.join(dir, version, 'modules.builtin'));
     if (text === undefined) continue;

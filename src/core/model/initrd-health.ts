@@ -3,8 +3,10 @@
 //
 // Both field reports kbackup was made from were broken by a *regenerated* initrd, not by the new kernel:
 // an empty modules.dep (12 module files where the previous image held 816) and an md array that the
-// rebuilt image's mdadm.conf no longer assembled. So check compares the live image with the previous
-// one (the newest backup of the same kernel version) and with the drivers `/` needs right now.
+// rebuilt image's mdadm.conf no longer assembled. So check compares the live image with a previous one
+// (the newest backup of the same kernel version, else another kernel's image: initrd-baseline.ts) and
+// with the drivers `/` needs right now. Advice names the installed generator's command
+// (update-initramfs or dracut).
 //
 // Problem codes (stable; scripts and tests match on them):
 //
@@ -12,12 +14,14 @@
 // | ----------------------------- | -------- | ---- |
 // | `initrd-tool-missing`         | warning  | neither `lsinitramfs` (initramfs-tools) nor `lsinitrd` (dracut) is installed, so nothing was checked |
 // | `initrd-unreadable`           | error    | the live image cannot be listed (missing, truncated, unknown compression) |
-// | `initrd-previous-unreadable`  | warning  | the backup image cannot be listed, so there is nothing to compare with |
+// | `initrd-previous-unreadable`  | warning  | the previous image cannot be listed, so there is nothing to compare with |
 // | `initrd-modules-dep-empty`    | error    | `lib/modules/V/modules.dep` in the image is missing or empty while the image holds module files, or while the previous image held modules with a non-empty modules.dep: modprobe inside the initrd can then load nothing |
-// | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer |
+// | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer; or it lacks a storage or file system driver (STORAGE_MODULES) the previous image held and its kernel does not build in |
 // | `initrd-kernel-mismatch`      | error    | the image's modules are for another kernel version than its file name says |
 // | `initrd-root-driver-missing`  | error    | a module the block device behind `/` needs (e.g. virtio_blk, nvme, dm_crypt, raid1, ext4) is neither built into the kernel nor in the image |
-// | `initrd-config-changed`       | warning  | configuration files inside the image (mdadm.conf, crypttab, conf.d/…) differ from the previous image's; listed by name |
+// | `initrd-config-changed`       | warning  | configuration files inside the image (mdadm.conf, crypttab, conf.d/…) differ from the same kernel's previous image; listed by name |
+// | `initrd-rebuilt-unkept`       | warning  | dracut is the generator and no boot is recorded: a rebuild outside a kernel update leaves no previous image to keep |
+import { addModulesAdvice, describeBaselineRole, rebuildCommand, type BaselineRole, type Generator } from './initrd-baseline';
 import { problem, type Problem } from './problems';
 
 /** Below this share of the previous module count, the new image has lost its modules. */
@@ -34,6 +38,7 @@ export const INITRD_PROBLEM_CODES = [
   'initrd-kernel-mismatch',
   'initrd-root-driver-missing',
   'initrd-config-changed',
+  'initrd-rebuilt-unkept',
 ] as const;
 export type InitrdProblemCode = (typeof INITRD_PROBLEM_CODES)[number];
 
@@ -270,58 +275,97 @@ export function diffInitrd(live: InitrdSummary, previous: InitrdSummary): Initrd
   };
 }
 
+/** Storage and root file system drivers: an image that held one and lost it may no longer find `/`. */
+export const STORAGE_MODULES: ReadonlySet<string> = new Set([
+  'virtio_blk', 'virtio_scsi', 'xen_blkfront', 'hv_storvsc', 'vmw_pvscsi',
+  'nvme', 'nvme_core', 'ahci', 'libahci', 'ata_piix', 'ata_generic', 'sd_mod', 'scsi_mod',
+  'mptsas', 'mptspi', 'mpt3sas', 'megaraid_sas', 'aacraid', 'hpsa', 'smartpqi',
+  'mmc_block', 'sdhci_pci', 'sdhci_acpi', 'usb_storage', 'uas',
+  'dm_mod', 'dm_crypt', 'md_mod', 'raid0', 'raid1', 'raid10', 'raid456',
+  'ext4', 'xfs', 'btrfs', 'f2fs',
+]);
+
+export interface CompareContext {
+  /** What the previous image is to the live one; absent = a backup of the same version. */
+  role?: BaselineRole;
+  /** Which initramfs generator is installed: advice names its command. Default initramfs-tools. */
+  generator?: Generator;
+  /** Modules built into the live image's kernel (its modules.builtin), when known: they need no file. */
+  builtin?: ReadonlySet<string>;
+}
+
+/** How messages name an image: its file name (they all live in /boot). */
+function imageName(p: string): string {
+  return p.slice(p.lastIndexOf('/') + 1);
+}
+
+/** `initrd.img-6.1.0-50-amd64 (the previous default)`. */
+function baselineName(prev: InitrdSummary, role: BaselineRole | undefined): string {
+  return `${imageName(prev.path)} (${describeBaselineRole(role ?? 'backup')})`;
+}
+
 /**
- * The problems of a live initrd, judged alone, against the previous image of the same kernel version
- * (if there is one), and against the drivers `/` needs (if known). See the table at the top.
+ * The problems of a live initrd, judged alone, against a previous image (a backup of the same
+ * version, or another kernel's: see initrd-baseline.ts), and against the drivers `/` needs (if
+ * known). See the table at the top.
  */
-export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | undefined, needs?: RootDriverNeeds): Problem[] {
+export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | undefined, needs?: RootDriverNeeds, context: CompareContext = {}): Problem[] {
   const problems: Problem[] = [];
+  const generator = context.generator ?? 'initramfs-tools';
+  const version = live.nameVersion ?? live.kernelVersions[0];
+  const rebuild = version !== undefined ? rebuildCommand(generator, version) : generator === 'dracut' ? 'dracut -f' : 'update-initramfs -u';
+  const liveName = imageName(live.path);
   if (live.error !== undefined) {
     if (live.errorKind === 'tool-missing') {
-      problems.push(problem('initrd-tool-missing', `cannot check ${live.path}: ${live.error}; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)`, 'warning'));
+      problems.push(problem('initrd-tool-missing', `cannot check ${liveName}: ${live.error}; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)`, 'warning'));
     } else {
-      problems.push(problem('initrd-unreadable', `cannot read ${live.path}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with update-initramfs -u`));
+      problems.push(problem('initrd-unreadable', `cannot read ${liveName}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with ${rebuild}`));
     }
     return problems;
   }
   const prev = readable(previous) ? previous : undefined;
   if (previous !== undefined && previous.error !== undefined && previous.errorKind !== 'tool-missing') {
-    problems.push(problem('initrd-previous-unreadable', `cannot read the previous initrd ${previous.path} to compare with: ${previous.error}`, 'warning'));
+    problems.push(problem('initrd-previous-unreadable', `cannot read the previous initrd ${baselineName(previous, context.role)} to compare with: ${previous.error}`, 'warning'));
   }
 
   if (live.nameVersion !== undefined && live.kernelVersions.length > 0 && !live.kernelVersions.includes(live.nameVersion)) {
     problems.push(
       problem(
         'initrd-kernel-mismatch',
-        `${live.path} holds modules for ${live.kernelVersions.join(', ')}, not for ${live.nameVersion}: that kernel could load none of them; rebuild it with update-initramfs -u -k ${live.nameVersion}`,
+        `${liveName} holds modules for ${live.kernelVersions.join(', ')}, not for ${live.nameVersion}: that kernel could load none of them; rebuild it with ${rebuild}`,
       ),
     );
   }
 
   const previousHadDep = prev !== undefined && prev.moduleFiles > 0 && depIsUsable(prev);
-  if (!depIsUsable(live) && (live.moduleFiles > 0 || previousHadDep)) {
+  const depBroken = !depIsUsable(live) && (live.moduleFiles > 0 || previousHadDep);
+  if (depBroken) {
     const where = live.kernelVersions.length > 0 ? `lib/modules/${live.kernelVersions.join(',')}/modules.dep` : 'modules.dep';
     const state = Object.values(live.modulesDep).some((s) => s !== undefined) ? 'is empty' : 'is missing';
     problems.push(
       problem(
         'initrd-modules-dep-empty',
-        `${where} in ${live.path} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run depmod -a, then update-initramfs -u`,
+        `${where} in ${liveName} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run depmod${version ? ` ${version}` : ' -a'}, then ${rebuild}`,
       ),
     );
   }
 
   if (prev !== undefined) {
     const lost = prev.moduleFiles - live.moduleFiles;
-    if (lost >= DROP_MIN_LOST && live.moduleFiles < prev.moduleFiles * DROP_RATIO) {
-      const configHint = diffInitrd(live, prev).configsChanged.includes('conf/initramfs.conf')
-        ? ' (conf/initramfs.conf changed too: if you switched MODULES= on purpose, this is expected)'
-        : '';
-      problems.push(
-        problem(
-          'initrd-modules-dropped',
-          `${live.path} holds ${live.moduleFiles} module files, the previous image ${prev.path} held ${prev.moduleFiles}${configHint}; boot the backup entry if this one fails, and rebuild with update-initramfs -u once modules.dep is sound`,
-        ),
-      );
+    const present = new Set(live.modules);
+    const storageLost = prev.modules.filter((m) => STORAGE_MODULES.has(m) && !present.has(m) && !context.builtin?.has(m));
+    const countDropped = lost >= DROP_MIN_LOST && live.moduleFiles < prev.moduleFiles * DROP_RATIO;
+    if (countDropped || storageLost.length > 0) {
+      const what = countDropped
+        ? `${liveName} has ${live.moduleFiles} modules where ${baselineName(prev, context.role)} had ${prev.moduleFiles}${storageLost.length > 0 ? ` (gone: ${sample(storageLost)})` : ''}`
+        : `${liveName} lacks ${sample(storageLost)}, which ${baselineName(prev, context.role)} held: a disk or file system behind ${storageLost.length > 1 ? 'them' : 'it'} will not be found at boot`;
+      let todo: string;
+      if (depBroken) todo = `rebuild it with ${rebuild} once modules.dep is sound`;
+      else if (diffInitrd(live, prev).configsChanged.includes('conf/initramfs.conf')) {
+        todo = `conf/initramfs.conf changed too: if you switched MODULES= on purpose this is expected, otherwise undo that and run ${rebuild}`;
+      } else if (storageLost.length > 0) todo = `${addModulesAdvice(generator, storageLost)} and run ${rebuild}`;
+      else todo = `find what left them out (MODULES=, a hook, a module path) and run ${rebuild}`;
+      problems.push(problem('initrd-modules-dropped', `${what}${countDropped ? ':' : ';'} ${todo}; until then boot the previous entry if it fails`));
     }
   }
 
@@ -332,13 +376,16 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
       problems.push(
         problem(
           'initrd-root-driver-missing',
-          `${live.path} lacks ${missing.join(', ')}, needed to mount /${needs.device ? ` (on ${needs.device})` : ''}; add ${missing.length > 1 ? 'them' : 'it'} to /etc/initramfs-tools/modules (or set MODULES=most) and run update-initramfs -u`,
+          `${liveName} lacks ${missing.join(', ')}, needed to mount /${needs.device ? ` (on ${needs.device})` : ''}; ${addModulesAdvice(generator, missing)} and run ${rebuild}`,
         ),
       );
     }
   }
 
-  if (prev !== undefined) {
+  // Configuration is compared with the same kernel's previous image only: another kernel's image
+  // was built at another time and its differences say nothing about this rebuild.
+  const sameKernel = (context.role ?? 'backup') === 'backup' || (live.nameVersion !== undefined && prev?.nameVersion === live.nameVersion);
+  if (prev !== undefined && sameKernel) {
     const d = diffInitrd(live, prev);
     const parts: string[] = [];
     if (d.configsChanged.length > 0) parts.push(`changed: ${sample(d.configsChanged)}`);
@@ -348,11 +395,25 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
       problems.push(
         problem(
           'initrd-config-changed',
-          `configuration inside ${live.path} differs from ${prev.path} (${parts.join('; ')}); if the machine no longer boots (an md array or LUKS volume not found), boot the backup entry`,
+          `configuration inside ${liveName} differs from ${imageName(prev.path)} (${parts.join('; ')}); if the machine no longer boots (an md array or LUKS volume not found), boot the backup entry`,
           'warning',
         ),
       );
     }
   }
   return problems;
+}
+
+/**
+ * dracut keeps no `.dpkg-bak` of the image it replaces, so a rebuild outside a kernel update
+ * (`dracut -f`, its dpkg trigger) leaves kbackup nothing to keep. Said once, until a boot record
+ * exists (then the known-good initrd is the copy to fall back to).
+ */
+export function unkeptRebuildProblem(generator: Generator, knownGoodRecorded: boolean): Problem | undefined {
+  if (generator !== 'dracut' || knownGoodRecorded) return undefined;
+  return problem(
+    'initrd-rebuilt-unkept',
+    'dracut keeps no copy of an initrd it rebuilds (dracut -f, its dpkg triggers), so kbackup cannot keep the previous one: run kbackup snapshot before you rebuild an initrd outside a kernel update',
+    'warning',
+  );
 }

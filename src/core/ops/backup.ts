@@ -149,8 +149,8 @@ export async function snapshot(world: World, config: Config, versionArg: string 
 }
 
 export type InitramfsOutcome =
-  /** Nothing to keep; `why` is a detail for --verbose. */
-  | { kept: false; why: string }
+  /** Nothing to keep; `why` is a detail for --verbose. The new image may still have been judged. */
+  | { kept: false; why: string; health?: InitrdAssessment }
   /** The previous initrd was kept (or already was: plan.skip.reason 'identical'), and the new one judged. */
   | { kept: true; plan: BackupPlan; health?: InitrdAssessment };
 
@@ -169,7 +169,15 @@ export async function keepPreviousInitrd(world: World, config: Config, version: 
   }
   const previousName = `${path.basename(initrd)}.dpkg-bak`;
   const previous = await statSource(bootDir, 'initrd.img', previousName);
-  if (!previous) return { kept: false, why: `no ${previousName}: the image was created, not rebuilt` };
+  // Inside a kernel package's maintainer script the postinst hook, last of /etc/kernel/postinst.d,
+  // judges the image right after: judging it here too would decompress it twice per update.
+  const inKernelUpdate = /^linux-image-/.test(world.env.DPKG_MAINTSCRIPT_PACKAGE ?? '');
+  if (!previous) {
+    // dracut keeps no .dpkg-bak: its rebuilds (dracut -f, its triggers) leave nothing to keep, but
+    // the new image can still be judged against a previous one.
+    const why = `no ${previousName}: nothing to keep`;
+    return inKernelUpdate ? { kept: false, why } : { kept: false, why, health: await assessInitrd(world, version) };
+  }
   const [prevHash, newHash] = await Promise.all([sha256File(path.join(bootDir, previousName)), sha256File(initrd)]);
   if (prevHash === newHash) return { kept: false, why: `${path.basename(initrd)} was rebuilt identically: nothing to keep` };
   const plan = await backupLocked(
@@ -188,6 +196,6 @@ export async function keepPreviousInitrd(world: World, config: Config, version: 
   );
   // A wanted backup that could not be made is the answer; else the rebuilt image is judged against
   // the previous one, while the previous one is still at hand.
-  if (plan.skip?.warn) return { kept: true, plan };
+  if (plan.skip?.warn || inKernelUpdate) return { kept: true, plan };
   return { kept: true, plan, health: await assessInitrd(world, version) };
 }

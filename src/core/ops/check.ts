@@ -6,7 +6,8 @@ import type { World } from '../world';
 import { evaluateCheck, type CheckFacts, type CheckOptions } from '../model/check';
 import type { Config } from '../model/config';
 import type { Problem } from '../model/problems';
-import { readInitrdFacts, judgeInitrd, type InitrdFacts } from './initrd';
+import { unkeptRebuildProblem } from '../model/initrd-health';
+import { judgeInitrd, readInitrdContext, readInitrdFacts, type InitrdFacts } from './initrd';
 import { readState } from './state';
 import { manifestMismatches } from './verify';
 
@@ -37,10 +38,14 @@ export async function check(world: World, config: Config, options: CheckOptions 
     .map((live) => live.version)
     .sort();
   const initrds: InitrdFacts[] = [];
-  // One at a time: each image is decompressed twice, and check should not take both cores from dpkg.
-  for (const version of versions) initrds.push(await readInitrdFacts(world, state.model, version));
+  const context = await readInitrdContext(world, predicted, state.model, state.manifest);
+  // One at a time: each image is decompressed, and check should not take both cores from dpkg.
+  for (const version of versions) initrds.push(await readInitrdFacts(world, state.model, version, context));
+  await context.cache.save(world);
+  // The postinst hook (one version) leaves this to check: it would repeat on every kernel update.
+  const unkept = options.version ? undefined : unkeptRebuildProblem(context.generator, context.knownGood.recorded);
 
-  const problems = [...evaluateCheck(state, config, facts), ...initrds.flatMap(judgeInitrd)];
+  const problems = [...evaluateCheck(state, config, facts), ...initrds.flatMap(judgeInitrd), ...(unkept ? [unkept] : [])];
   return {
     ok: problems.every((p) => p.severity !== 'error'),
     flavour: facts.flavour ?? 'dpkg',

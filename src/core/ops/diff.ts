@@ -7,6 +7,7 @@
 // version has backups, that version's newest. Exit code: 0, or 1 when the comparison finds an error
 // (as check does), 2 for an ID that names nothing (commands/diff.ts renders).
 import * as path from 'node:path';
+import { detectGenerator } from '../io/initrd-context';
 import { readInitrd } from '../io/initrd-image';
 import { pathsFor } from '../io/paths';
 import type { World } from '../world';
@@ -89,8 +90,12 @@ function side(world: World, s: InitrdSummary): DiffSide {
 
 export async function diff(world: World, id: string | undefined): Promise<DiffReport> {
   const backup = await chooseBackup(world, id);
-  const [live, previous] = await Promise.all([readInitrd(world, liveInitrdPath(world, backup.version)), readInitrd(world, backup.path)]);
-  const problems = compareInitrd(live, previous);
+  const [live, previous, generator] = await Promise.all([
+    readInitrd(world, liveInitrdPath(world, backup.version)),
+    readInitrd(world, backup.path),
+    detectGenerator(world.root),
+  ]);
+  const problems = compareInitrd(live, previous, undefined, { generator });
   const readableBoth = live.error === undefined && previous.error === undefined;
   const d = readableBoth ? diffInitrd(live, previous) : undefined;
   return {

@@ -1,14 +1,22 @@
-// Judging an initrd: the live image of a version against the newest backup of its own version and
-// against the drivers `/` needs (read by io/, judged by model/initrd-health.ts).
+// Judging an initrd: the live image of a version against a previous image (the newest backup of its
+// own version, else another kernel's: model/initrd-baseline.ts) and against the drivers `/` needs
+// (read by io/, judged by model/initrd-health.ts).
+import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import { readInitrd } from '../io/initrd-image';
+import { readGrubScripts } from '../io/grub-files';
+import { InitrdSummaryCache } from '../io/initrd-cache';
+import { builtinModulesUnder, detectGenerator, readKnownGoodInitrd, type KnownGoodInitrd } from '../io/initrd-context';
+import { readManifest } from '../io/manifest';
 import { rootDriverNeeds } from '../io/root-drivers';
 import { scanBoot } from '../io/scan';
 import { pathsFor } from '../io/paths';
 import type { World } from '../world';
 import { modelBoot, type BootModel } from '../model/boot-model';
+import type { GrubKernel } from '../model/grub/menu-order';
+import { chooseBaseline, type Baseline, type Generator } from '../model/initrd-baseline';
 import { compareInitrd, type InitrdSummary, type RootDriverNeeds } from '../model/initrd-health';
-import { DEFAULT_STEMS } from '../model/names';
+import { emptyManifest, type Manifest } from '../model/manifest';
+import { DEFAULT_STEMS, parseBootName } from '../model/names';
 import type { Problem } from '../model/problems';
 
 export interface InitrdBackup {
@@ -43,45 +51,115 @@ export function liveInitrdPath(world: World, version: string): string {
 export interface InitrdFacts {
   version: string;
   live: InitrdSummary;
-  /** The newest backup initrd of the same version, if any. */
+  /** The image it is judged against (initrd-baseline.ts), if any. */
   previous?: InitrdSummary;
+  /** Which image that is: a backup of the same version, the known-good's, the running or previous kernel's. */
+  baseline?: Baseline;
+  /** The newest backup's set ID, when the baseline is one. */
   previousId?: string;
   needs?: RootDriverNeeds;
+  generator: Generator;
+  /** Drivers the live kernel builds in, read when the baseline is another kernel's image. */
+  builtin?: Set<string>;
 }
 
 export interface InitrdAssessment extends InitrdFacts {
   problems: Problem[];
 }
 
+/** What every initrd of one run is judged with; read once per check. */
+export interface InitrdContext {
+  /** Live kernels with an initrd, in GRUB's predicted order (default first). */
+  liveOrder: readonly string[];
+  generator: Generator;
+  /** Whether any boot is recorded, and the newest one's initrd. */
+  knownGood: { recorded: boolean; initrd?: KnownGoodInitrd };
+  cache: InitrdSummaryCache;
+  /** sha256 the manifest recorded, by backup file name (with the size and mtime they were for). */
+  recordedHashes: Map<string, { size: number; mtimeMs: number; sha256: string }>;
+}
+
+/** Live kernels with an initrd, in the order GRUB's menu will list them (first = default). */
+export function liveKernelOrder(predicted: readonly GrubKernel[], model: BootModel): string[] {
+  const out: string[] = [];
+  for (const k of predicted) {
+    const parsed = parseBootName(path.posix.basename(k.image), DEFAULT_STEMS);
+    if (parsed?.kind !== 'live' || out.includes(parsed.version)) continue;
+    if (model.live.get(parsed.version)?.files.has('initrd.img')) out.push(parsed.version);
+  }
+  return out;
+}
+
+export async function readInitrdContext(world: World, predicted: readonly GrubKernel[], model: BootModel, manifest: Manifest): Promise<InitrdContext> {
+  const [generator, knownGood, cache] = await Promise.all([detectGenerator(world.root), readKnownGoodInitrd(world.root), InitrdSummaryCache.load(world)]);
+  const recordedHashes = new Map<string, { size: number; mtimeMs: number; sha256: string }>();
+  for (const set of manifest.sets) for (const f of set.files) recordedHashes.set(f.name, { size: f.size, mtimeMs: Date.parse(f.mtime), sha256: f.sha256 });
+  return { liveOrder: liveKernelOrder(predicted, model), generator, knownGood, cache, recordedHashes };
+}
+
+/** The manifest's sha256 of a backup file whose size and mtime are still the recorded ones. */
+async function trustedHash(context: InitrdContext, image: string): Promise<string | undefined> {
+  const recorded = context.recordedHashes.get(path.basename(image));
+  if (!recorded) return undefined;
+  const st = await fs.stat(image).catch(() => undefined);
+  // The manifest keeps mtimes in whole milliseconds (ISO 8601); the file system keeps more.
+  return st && st.size === recorded.size && Math.abs(st.mtimeMs - recorded.mtimeMs) < 1 ? recorded.sha256 : undefined;
+}
+
 /**
- * Reads the live initrd of `version`, its newest backup (from `model`, the boot model already read)
- * and the drivers `/` needs. Root drivers are only read on the running system (not under --root).
+ * Reads the live initrd of `version`, the image it is judged against (its newest backup from `model`,
+ * else the known-good boot's, the running kernel's or the previous default's: initrd-baseline.ts) and
+ * the drivers `/` needs. Root drivers and the running kernel count only on the running system (not
+ * under --root). One image at a time, each at most once per run and only when the cache lacks it.
  */
-export async function readInitrdFacts(world: World, model: BootModel, version: string): Promise<InitrdFacts> {
+export async function readInitrdFacts(world: World, model: BootModel, version: string, context: InitrdContext): Promise<InitrdFacts> {
+  const livePath = liveInitrdPath(world, version);
   const [newest] = initrdBackupsOf(model, pathsFor(world.root).boot, version);
-  const [live, previous, needs] = await Promise.all([
-    readInitrd(world, liveInitrdPath(world, version)),
-    newest ? readInitrd(world, newest.path) : Promise.resolve(undefined),
+  const underRoot = path.resolve(world.root) !== '/';
+  const known = context.knownGood.initrd;
+  const baseline = chooseBaseline({
+    version,
+    livePath,
+    ...(newest ? { newestBackup: { id: newest.id, path: newest.path } } : {}),
+    ...(known ? { knownGood: known } : {}),
+    ...(underRoot ? {} : { running: world.uname() }),
+    liveVersions: context.liveOrder,
+    initrdOf: (v) => liveInitrdPath(world, v),
+  });
+  const live = await context.cache.summarize(world, livePath, await trustedHash(context, livePath));
+  const previous = baseline ? await context.cache.summarize(world, baseline.path, await trustedHash(context, baseline.path)) : undefined;
+  const [needs, builtin] = await Promise.all([
     rootDriverNeeds(world, { version }),
+    baseline && baseline.version !== version ? builtinModulesUnder(world.root, version) : Promise.resolve(undefined),
   ]);
   if (needs.note) world.log.debug(`root driver check for ${version}: ${needs.note}`);
-  const facts: InitrdFacts = { version, live, needs };
+  if (baseline) world.log.debug(`initrd of ${version} judged against ${baseline.path} (${baseline.role})`);
+  const facts: InitrdFacts = { version, live, needs, generator: context.generator };
   if (previous) facts.previous = previous;
+  if (baseline) facts.baseline = baseline;
   if (newest) facts.previousId = newest.id;
+  if (builtin) facts.builtin = builtin;
   return facts;
 }
 
 export function judgeInitrd(facts: InitrdFacts): Problem[] {
-  return compareInitrd(facts.live, facts.previous, facts.needs);
+  return compareInitrd(facts.live, facts.previous, facts.needs, {
+    generator: facts.generator,
+    ...(facts.baseline ? { role: facts.baseline.role } : {}),
+    ...(facts.builtin ? { builtin: facts.builtin } : {}),
+  });
 }
 
 /**
- * The live initrd of `version` judged against its newest backup and against the drivers `/` needs.
- * In the postinst hook that backup is the set preinst just made; in the initramfs hook, the one made
- * from INITRD.dpkg-bak.
+ * The live initrd of `version` judged on its own (the initramfs hook): against its newest backup (the
+ * set made from INITRD.dpkg-bak), or, with none, another kernel's image as check would choose it.
  */
 export async function assessInitrd(world: World, version: string): Promise<InitrdAssessment> {
-  const model = modelBoot(await scanBoot(pathsFor(world.root).boot, DEFAULT_STEMS));
-  const facts = await readInitrdFacts(world, model, version);
+  const paths = pathsFor(world.root);
+  const model = modelBoot(await scanBoot(paths.boot, DEFAULT_STEMS));
+  const [{ predicted }, manifest] = await Promise.all([readGrubScripts(paths), readManifest(paths.manifest).then((r) => r.manifest, () => emptyManifest())]);
+  const context = await readInitrdContext(world, predicted, model, manifest);
+  const facts = await readInitrdFacts(world, model, version, context);
+  await context.cache.save(world);
   return { ...facts, problems: judgeInitrd(facts) };
 }

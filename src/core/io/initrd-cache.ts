@@ -1,0 +1,103 @@
+// /var/lib/kbackup/initrd-summaries.json: an initrd's summary kept between runs, keyed by the image's
+// size, mtime and sha256. Decompressing an image is the costly part of judging it, and the image a
+// new one is judged against (its backup, the previous kernel's) was the live one at the last update:
+// with this, the postinst hook decompresses only the new image.
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
+import type { InitrdSummary } from '../model/initrd-health';
+import type { World } from '../world';
+import { sha256File } from './files';
+import { emptySummary, readInitrd } from './initrd-image';
+import { pathsFor } from './paths';
+
+const FORMAT = 1;
+/** Images remembered, most recently used first: a few kernels with a few backups each. */
+const MAX_ENTRIES = 16;
+
+interface Entry {
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  usedAt: string;
+  summary: Omit<InitrdSummary, 'path' | 'nameVersion'>;
+}
+
+/**
+ * A lookup hashes the image only when its size and mtime match an entry, or takes a sha256 the caller
+ * already trusts (the manifest's, for a backup whose size and mtime are unchanged). It is only a cache:
+ * unreadable, lost or stale, the images are read again; a failed read is never remembered.
+ */
+export class InitrdSummaryCache {
+  private dirty = false;
+
+  private constructor(
+    private readonly file: string,
+    private entries: Entry[],
+  ) {}
+
+  static async load(world: World): Promise<InitrdSummaryCache> {
+    const file = path.join(pathsFor(world.root).state, 'initrd-summaries.json');
+    let entries: Entry[] = [];
+    try {
+      const parsed = JSON.parse(await fs.readFile(file, 'utf8')) as { format?: unknown; entries?: unknown };
+      if (parsed.format === FORMAT && Array.isArray(parsed.entries)) {
+        entries = (parsed.entries as Entry[]).filter(
+          (e) =>
+            typeof e?.size === 'number' &&
+            typeof e.mtimeMs === 'number' &&
+            typeof e.sha256 === 'string' &&
+            typeof e.usedAt === 'string' &&
+            Array.isArray(e.summary?.modules) &&
+            Array.isArray(e.summary.kernelVersions),
+        );
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code !== 'ENOENT') world.log.debug(`ignoring ${file}: ${String(err)}`);
+    }
+    return new InitrdSummaryCache(file, entries);
+  }
+
+  /** The summary of `image`: from the cache when size, mtime and sha256 match, else read and remembered. */
+  async summarize(world: World, image: string, trustedSha256?: string): Promise<InitrdSummary> {
+    const st = await fs.stat(image).catch(() => undefined);
+    if (!st?.isFile()) return readInitrd(world, image);
+    const candidates = this.entries.filter((e) => e.size === st.size && e.mtimeMs === st.mtimeMs);
+    let sha = trustedSha256;
+    if (candidates.length > 0) {
+      sha ??= await sha256File(image);
+      const hit = candidates.find((e) => e.sha256 === sha);
+      if (hit) {
+        hit.usedAt = world.now().toISOString();
+        this.dirty = true;
+        world.log.debug(`${image}: summary kept from an earlier reading`);
+        return { ...emptySummary(image), ...hit.summary };
+      }
+    }
+    // The hash runs here while the listing tool decompresses in its own process.
+    const [summary, digest] = await Promise.all([readInitrd(world, image), sha ?? sha256File(image)]);
+    if (summary.error === undefined) {
+      const { path: _path, nameVersion: _nameVersion, ...rest } = summary;
+      this.entries = this.entries.filter((e) => !(e.size === st.size && e.mtimeMs === st.mtimeMs && e.sha256 === digest));
+      this.entries.push({ size: st.size, mtimeMs: st.mtimeMs, sha256: digest, usedAt: world.now().toISOString(), summary: rest });
+      this.dirty = true;
+    }
+    return summary;
+  }
+
+  /** Writes the cache if it changed; never throws (a read-only /var only costs the next run a reading). */
+  async save(world: World): Promise<void> {
+    if (!this.dirty) return;
+    const kept = [...this.entries].sort((a, b) => (a.usedAt < b.usedAt ? 1 : a.usedAt > b.usedAt ? -1 : 0)).slice(0, MAX_ENTRIES);
+    // A hidden temporary beside it, renamed over it: a reader sees the old or the new file, never half.
+    const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
+    try {
+      await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o755 });
+      await fs.writeFile(tmp, `${JSON.stringify({ format: FORMAT, entries: kept })}\n`, { mode: 0o644 });
+      await fs.rename(tmp, this.file);
+      this.dirty = false;
+    } catch (err) {
+      await fs.rm(tmp, { force: true }).catch(() => undefined);
+      world.log.debug(`cannot write ${this.file}: ${String(err)}`);
+    }
+  }
+}
