@@ -173,8 +173,16 @@ export function cleanLeftovers(): void {
     const pid = Number(/^(\d+)-/.exec(entry)?.[1]);
     if (!Number.isInteger(pid) || pid <= 0) continue;
     if (pid === process.pid || pidAlive(pid)) continue;
+    // Claim it first with an atomic rename (mounts move along), so that two workers cleaning up at
+    // once never work on the same tree; a claim left by a crash is a dead pid's leftover again.
+    const claimed = path.join(RUN_DIR, `${process.pid}-leftover-${entry}`);
+    try {
+      fs.renameSync(path.join(RUN_DIR, entry), claimed);
+    } catch {
+      continue; // another process claimed it
+    }
     log(`removing leftover chroot ${entry}`);
-    removeTree(path.join(RUN_DIR, entry));
+    removeTree(claimed);
   }
 }
 
