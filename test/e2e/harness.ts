@@ -17,8 +17,9 @@
 //   const c = await createChroot({ suite: 'trixie', label: 'my-test' });  // fresh tree, mounts, kernel, kbackup
 //       options: suite 'bookworm' (default) | 'trixie'; kernel: false | { flavour, pocket } (default:
 //       the suite's point-release linux-image-amd64); initramfs: 'initramfs-tools' (default) | 'dracut';
-//       kbackup: false (then c.installKbackup() or c.installDeb()); rootMount: true (`/` inside is a
-//       mount point of the host's disk, so kbackup's root-driver check follows its drivers)
+//       kbackup: false (then c.installKbackup() or c.installDeb())
+//       (`/` of a chroot is not in its mountinfo, so kbackup's root-driver check is skipped there:
+//       bind-mounting the tree on itself would enable it, but grub-mkrelpath then writes host paths)
 //   afterAll(() => c.dispose());                           // unmounts everything, deletes the tree
 //   await c.run('update-initramfs -u', { env: { X: '1' } })  -> { code, stdout, stderr } (never throws)
 //   await c.mustRun('…')                                   -> same, but throws with the output on code ≠ 0

@@ -48,15 +48,8 @@ export class Chroot {
     return path.join(this.root, inside);
   }
 
-  /**
-   * Mounts /proc, /sys and /dev. With `rootMount`, the tree is first bind-mounted on itself, so that
-   * `/` inside is a mount point whose device is the host's disk: kbackup's root-driver check (which
-   * reads /proc/self/mountinfo and /sys) then follows that disk's drivers, as on a real machine.
-   * Without it, `/` does not appear in the chroot's mountinfo and that check is skipped.
-   */
-  async mount(options: { rootMount?: boolean } = {}): Promise<void> {
+  async mount(): Promise<void> {
     trackLiveDir(this.work);
-    if (options.rootMount) await hostMustRun('mount', ['--bind', this.root, this.root]);
     // update-initramfs and dpkg need /proc (update-initramfs keeps its .dpkg-bak only with
     // /proc/uptime), /sys (mkinitramfs, udev hooks) and /dev (null, urandom, console).
     await hostMustRun('mount', ['-t', 'proc', 'proc', this.host('/proc')]);

@@ -133,8 +133,6 @@ export interface CreateChrootOptions {
   initramfs?: InitramfsGenerator;
   /** Install kbackup (default true). */
   kbackup?: boolean;
-  /** `/` inside is a mount point of the host's root disk, so kbackup checks its drivers (see Chroot.mount). */
-  rootMount?: boolean;
 }
 
 /** A fresh chroot from the cached tarballs, mounted, ready to run. Always dispose() it in afterAll. */
@@ -151,7 +149,7 @@ export async function createChroot(options: CreateChrootOptions = {}): Promise<C
   trackLiveDir(work);
   try {
     await timed(`unpack ${path.basename(tarball)}`, () => unpackTree(tarball, root));
-    await c.mount({ rootMount: options.rootMount ?? false });
+    await c.mount();
     if (options.kbackup ?? true) await timed('install kbackup', () => c.installKbackup());
   } catch (e) {
     await c.dispose();
