@@ -76,3 +76,28 @@ JS
 
 echo "# startup (bench/startup.sh)" >&2
 BENCH_RUNS=${BENCH_STARTUP_RUNS:-30} bash bench/startup.sh
+
+# 4. kbackup's hooks as dpkg runs them in one real same-name kernel update (bench/hook-cost.run.ts: a
+#    Debian 12 chroot from the e2e tier's cached tarballs; needs root; BENCH_HOOKS=0 skips it). Each
+#    hook's wall time side by side with the whole `dpkg -i`, per round, and the median share.
+if [ "${BENCH_HOOKS:-1}" != 0 ]; then
+  echo "# kbackup hooks in a real kernel update (bench/hook-cost.run.ts, ${BENCH_HOOK_ROUNDS:-3} rounds)" >&2
+  BENCH_HOOK_OUT=$work/hooks.json npx vitest run --config bench/hooks.config.ts >"$work/hooks.log" 2>&1 ||
+    { tail -n 40 "$work/hooks.log" >&2; echo "bench/run.sh: the hook-cost run failed (log: $work/hooks.log)" >&2; exit 1; }
+  node - "$work/hooks.json" <<'JS'
+const fs = require('node:fs');
+const { kernel, rounds } = JSON.parse(fs.readFileSync(process.argv[2], 'utf8'));
+const hooks = ['preinst', 'postrm', 'initramfs', 'postinst'];
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const pct = (ms, total) => `${((100 * ms) / total).toFixed(1)} %`;
+console.log(`# same-name update of linux-image-${kernel} (dpkg -i), wall ms and share of the update`);
+console.log(['round', 'load', 'update_ms', ...hooks, 'all_hooks'].join('\t'));
+const shares = [];
+rounds.forEach((r, i) => {
+  const all = hooks.reduce((sum, h) => sum + (r.hooks[h] ?? 0), 0);
+  shares.push(all / r.updateMs);
+  console.log([i + 1, r.load.toFixed(1), r.updateMs, ...hooks.map((h) => `${r.hooks[h]} (${pct(r.hooks[h], r.updateMs)})`), `${all} (${pct(all, r.updateMs)})`].join('\t'));
+});
+console.log(`hooks_share_of_update=${(100 * median(shares)).toFixed(1)} % (median of ${rounds.length}; target <= 3 %)`);
+JS
+fi

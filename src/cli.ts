@@ -9,6 +9,8 @@ import { runDiffCommand } from './commands/diff';
 import { HOOK_KINDS, runHook, type HookKind } from './commands/hook';
 import { runAdopt, runList, runPrune } from './commands/manage';
 import { runRestore } from './commands/restore';
+import { explainParseError } from './cli-errors';
+import { runBootRecord, runStatus, runTrial, TRIAL_COMMANDS, type TrialCommandName } from './commands/trial';
 import { UsageError } from './core/model/errors';
 
 export interface GlobalOptions {
@@ -21,6 +23,11 @@ export interface GlobalOptions {
 /** Builds the parser. `makeContext` is called once the global options are known. */
 export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions) => CommandContext, done: (code: number) => void): Argv {
   const run = (fn: (ctx: CommandContext, args: Record<string, unknown>) => Promise<number>) => async (args: Record<string, unknown>) => {
+    // Words after `--` (kbackup snapshot -- VERSION) are the command's positionals too.
+    const extra = (args._ as unknown[]).slice(1).map(String);
+    if (extra.length > 0) {
+      for (const key of ['kernelVersion', 'id'] as const) if (args[key] === undefined && extra.length > 0) args[key] = extra.shift();
+    }
     const ctx = makeContext({ root: args.root as string, config: args.config as string | undefined, quiet: !!args.quiet, verbose: !!args.verbose });
     done(await fn(ctx, args));
   };
@@ -29,15 +36,20 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     const root = String(args.root);
     if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--root ${root} is not a directory`);
   };
-  return yargs(argv as string[])
+  const cli: Argv = yargs(argv as string[])
     .scriptName('kbackup')
     .usage(
-      '$0 <command> [options]\n\n' +
+      '$0 [--root DIR] [--config FILE] [-q|-v] <command> [options]\n\n' +
         'Keeps dated, GRUB-bootable copies of /boot/vmlinuz-VERSION and /boot/initrd.img-VERSION\n' +
         'across kernel updates that keep the package name, and checks what GRUB will boot.',
     )
-    .option('root', { type: 'string', default: '/', describe: 'act on DIR/boot, DIR/etc/default/kbackup and DIR/var/lib/kbackup', requiresArg: true })
-    .option('config', { type: 'string', describe: 'configuration file (default ROOT/etc/default/kbackup)', requiresArg: true })
+    .option('root', {
+      type: 'string',
+      default: '/',
+      describe: '--root DIR: act on DIR/boot, DIR/etc/default/kbackup and DIR/var/lib/kbackup, as dpkg --root does',
+      requiresArg: true,
+    })
+    .option('config', { type: 'string', describe: '--config FILE: read the configuration from FILE (default DIR/etc/default/kbackup)', requiresArg: true })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'print only warnings and results' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print every file touched, and stacks on errors' })
     .conflicts('quiet', 'verbose')
@@ -54,13 +66,19 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .command(
       'snapshot [kernel-version]',
       'back up a kernel now (default: the running kernel)',
-      (y) => y.positional('kernel-version', { type: 'string' }).option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
+      (y) =>
+        y
+          .positional('kernel-version', { type: 'string', describe: 'kernel version to back up, e.g. 6.1.0-18-amd64 (default: the running kernel, uname -r)' })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
       run((ctx, a) => runSnapshot(ctx, a.kernelVersion as string | undefined, !!a.dryRun)),
     )
     .command(
       'list [kernel-version]',
       'list backup sets',
-      (y) => y.positional('kernel-version', { type: 'string' }).option('json', { type: 'boolean', default: false }),
+      (y) =>
+        y
+          .positional('kernel-version', { type: 'string', describe: 'only the sets of this kernel version, e.g. 6.1.0-18-amd64' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the sets as a JSON array (id, version, created, files, complete, verified)' }),
       run((ctx, a) => runList(ctx, a.kernelVersion as string | undefined, !!a.json)),
     )
     .command(
@@ -68,10 +86,16 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       'remove the oldest backup sets beyond KEEP (of one kernel version, or of all), whole sets only',
       (y) =>
         y
-          .positional('kernel-version', { type: 'string', describe: 'only this kernel version' })
-          .option('keep', { type: 'number', describe: 'sets to keep per kernel version (default: KEEP)', requiresArg: true })
-          .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' }),
-      run((ctx, a) => runPrune(ctx, a.keep as number | undefined, !!a.dryRun, a.kernelVersion as string | undefined)),
+          .positional('kernel-version', { type: 'string', describe: 'only this kernel version, e.g. 6.1.0-18-amd64' })
+          .option('keep', { type: 'string', describe: '--keep N: sets to keep per kernel version, 0 to 99 (default: KEEP)', requiresArg: true })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' })
+          .option('yes', {
+            alias: 'y',
+            type: 'boolean',
+            default: false,
+            describe: 'do not ask before removing every set of a version or the set GRUB boots by default',
+          }),
+      run((ctx, a) => runPrune(ctx, { keep: a.keep as string | undefined, dryRun: !!a.dryRun, yes: !!a.yes, version: a.kernelVersion as string | undefined })),
     )
     .command(
       'restore <id>',
@@ -81,7 +105,10 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
           .positional('id', { type: 'string', describe: 'set ID from kbackup list, e.g. 6.1.0-18-amd64~~backup202611222040' })
           .option('dry-run', { type: 'boolean', default: false, describe: 'print the plan only' })
           .option('yes', { alias: 'y', type: 'boolean', default: false, describe: 'do not ask for confirmation' })
-          .option('update-grub', { type: 'boolean', describe: 'run update-grub afterwards (default: yes on /, no under --root)' }),
+          .option('update-grub', {
+            type: 'boolean',
+            describe: 'run update-grub afterwards; --no-update-grub does not (default: it runs on /, not under --root)',
+          }),
       run((ctx, a) => runRestore(ctx, { id: String(a.id), dryRun: !!a.dryRun, yes: !!a.yes, updateGrub: a.updateGrub as boolean | undefined })),
     )
     .command(
@@ -93,16 +120,52 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .command(
       'check',
       'check GRUB ordering and default entry, backups, links, checksums, space and initrd health',
-      (y) => y.option('json', { type: 'boolean', default: false }),
+      (y) => y.option('json', { type: 'boolean', default: false, describe: 'print one JSON object: ok, flavour, predictedOrder, defaultEntry, problems' }),
       run((ctx, a) => runCheck(ctx, !!a.json)),
+    )
+    .command(
+      'boot-record',
+      'record the boot that just succeeded (run by kbackup-boot-record.service); promotes or fails a trial',
+      (y) => y,
+      run((ctx) => runBootRecord(ctx)),
+    )
+    .command(
+      'trial [action]',
+      'show, arm, cancel, accept or retry a trial boot of what GRUB boots by default (TRIAL_BOOT=yes)',
+      (y) =>
+        y
+          .positional('action', { choices: TRIAL_COMMANDS, default: 'status' as const, describe: 'what to do' })
+          .option('json', { type: 'boolean', default: false })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would change only (arm, cancel, accept, retry)' }),
+      run((ctx, a) => runTrial(ctx, a.action as TrialCommandName, { json: !!a.json, dryRun: !!a.dryRun })),
+    )
+    .command(
+      'status',
+      'the known-good boot, the last boots, and the trial state in one sentence',
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      run((ctx, a) => runStatus(ctx, !!a.json)),
     )
     .command(
       'diff [id]',
       'compare a live initrd with a backup set (default: the newest backup of the running kernel)',
-      (y) => y.positional('id', { type: 'string' }).option('json', { type: 'boolean', default: false }),
+      (y) =>
+        y
+          .positional('id', { type: 'string', describe: 'backup set ID from kbackup list (default: the newest backup of the running kernel)' })
+          .option('json', { type: 'boolean', default: false, describe: 'print the comparison as JSON' }),
       run((ctx, a) => runDiffCommand(ctx, a.id as string | undefined, !!a.json)),
     )
-    .completion('completion', 'print a bash completion script')
+    // Declared as a command of its own (not yargs' .completion(), which prints the script even for
+    // `completion --help`); yargs still answers --get-yargs-completions, which the script calls.
+    .command(
+      'completion',
+      'print the bash completion script (the package installs it in /usr/share/bash-completion/completions/kbackup)',
+      (y) => y,
+      (args) => {
+        void args;
+        cli.showCompletionScript();
+        done(0);
+      },
+    )
     .middleware((args) => {
       if (args._[0] !== 'hook' && args._[0] !== 'completion') checkRoot(args);
     })
@@ -117,6 +180,7 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .fail((msg, err) => {
       // yargs' own parse errors (YError) are usage errors; anything else is a command's error.
       if (err && err.name !== 'YError') throw err;
-      throw new UsageError(err?.message ?? msg);
+      throw new UsageError(explainParseError(err?.message ?? msg, argv));
     });
+  return cli;
 }

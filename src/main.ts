@@ -6,22 +6,30 @@ import { version } from '../package.json';
 import type { GlobalOptions } from './cli';
 import { EXIT, InternalError, KbackupError, UsageError } from './core/model/errors';
 
-export async function main(argv: readonly string[]): Promise<number> {
+export async function main(argvIn: readonly string[]): Promise<number> {
+  // `kbackup snapshot -- VERSION`: yargs keeps words after `--` out of a command's positionals.
+  // kbackup's positionals (VERSION, ID, KIND, paths) are plain words, so a `--` before plain words
+  // is dropped; one before a word starting with "-" stays, and that word is refused as a VERSION.
+  const dashes = argvIn.indexOf('--');
+  const argv = dashes >= 0 && argvIn.slice(dashes + 1).every((a) => !a.startsWith('-')) ? [...argvIn.slice(0, dashes), ...argvIn.slice(dashes + 1)] : argvIn;
   // `kbackup --version` is what scripts and the package's own checks call most: answer it without
   // evaluating yargs and the commands (measured in bench/startup.sh against `node -e 0`).
   if (argv.length === 1 && argv[0] === '--version') {
     process.stdout.write(`${version}\n`);
     return EXIT.ok;
   }
-  const [{ buildCli }, { makeContext }, { realWorld, stderrLogger }] = await Promise.all([
+  const [{ buildCli }, { commandOf }, { makeContext }, { realWorld, showInside, stderrLogger }] = await Promise.all([
     import('./cli'),
+    import('./cli-errors'),
     import('./commands/context'),
     import('./world'),
   ]);
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   let code: number = EXIT.ok;
+  // Every path kbackup prints is shown as seen inside --root, in human and JSON output alike.
+  let shown = (text: string) => text;
   const io = {
-    out: (text: string) => process.stdout.write(text),
+    out: (text: string) => process.stdout.write(shown(text)),
     interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
     ask: async (question: string) => {
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -32,10 +40,12 @@ export async function main(argv: readonly string[]): Promise<number> {
       }
     },
   };
-  const context = (g: GlobalOptions) =>
-    makeContext(realWorld({ root: g.root, configPath: g.config, log: stderrLogger(g.verbose ? 'verbose' : g.quiet ? 'quiet' : 'normal') }), io, {
+  const context = (g: GlobalOptions) => {
+    shown = showInside(g.root);
+    return makeContext(realWorld({ root: g.root, configPath: g.config, log: stderrLogger(g.verbose ? 'verbose' : g.quiet ? 'quiet' : 'normal', shown) }), io, {
       configExplicit: g.config !== undefined,
     });
+  };
   try {
     await buildCli(argv, context, (c) => (code = c)).parseAsync();
     return code;
@@ -43,27 +53,17 @@ export async function main(argv: readonly string[]): Promise<number> {
     const { hookShouldFail } = await import('./core/ops/state');
     if (err instanceof UsageError && commandOf(argv) === 'hook' && !(await hookShouldFail({ configPath: hookConfigPath(argv) }))) {
       // dpkg's run-parts must not stop a kernel update over a hook's command line.
-      process.stderr.write(`kbackup: warning: ${err.message} (the kernel update goes on: ON_ERROR=warn)\n`);
+      process.stderr.write(shown(`kbackup: warning: ${err.message} (the kernel update goes on: ON_ERROR=warn)\n`));
       return EXIT.ok;
     }
     if (err instanceof KbackupError && !(err instanceof InternalError)) {
-      process.stderr.write(`kbackup: ${err.message}\n`);
+      process.stderr.write(shown(`kbackup: ${err.message}\n`));
       if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
       return err.exitCode;
     }
     process.stderr.write(`kbackup: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.runtime;
   }
-}
-
-/** The command word, past the global options and their values. */
-function commandOf(argv: readonly string[]): string | undefined {
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (a === '--root' || a === '--config') i++;
-    else if (!a.startsWith('-')) return a;
-  }
-  return undefined;
 }
 
 /** The configuration file a hook would have read, found from a command line yargs refused. */

@@ -30,16 +30,25 @@ export function realExec(
   });
 }
 
-export function stderrLogger(level: 'quiet' | 'normal' | 'verbose'): Logger {
+/** Messages on stderr; `shown` turns host paths into paths as seen inside --root. */
+export function stderrLogger(level: 'quiet' | 'normal' | 'verbose', shown: (text: string) => string = (t) => t): Logger {
+  const write = (text: string) => process.stderr.write(shown(`kbackup: ${text}\n`));
   return {
     info: (m) => {
-      if (level !== 'quiet') process.stderr.write(`kbackup: ${m}\n`);
+      if (level !== 'quiet') write(m);
     },
-    warn: (m) => process.stderr.write(`kbackup: warning: ${m}\n`),
+    warn: (m) => write(`warning: ${m}`),
+    error: (m) => write(`error: ${m}`),
     debug: (m) => {
-      if (level === 'verbose') process.stderr.write(`kbackup: ${m}\n`);
+      if (level === 'verbose') write(m);
     },
   };
+}
+
+/** A function that shows the paths of a text as seen inside `root` (the identity for /). */
+export function showInside(root: string): (text: string) => string {
+  const prefix = `${path.resolve(root).replace(/\/+$/, '')}/`;
+  return prefix === '/' ? (t) => t : (t) => t.split(prefix).join('/');
 }
 
 export function realWorld(options: { root: string; configPath?: string; log: Logger }): World {

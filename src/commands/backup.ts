@@ -3,6 +3,7 @@ import { backupBeforeUpdate, keepPreviousInitrd, snapshot } from '../core/ops/ba
 import { RefusedError } from '../core/model/errors';
 import type { BackupPlan } from '../core/model/plan';
 import type { CommandContext } from './context';
+import { armFromHook } from './trial';
 import { renderBackupPlan, renderProblems } from './render';
 
 export async function runHookPreinst(ctx: CommandContext, version: string): Promise<number> {
@@ -26,6 +27,9 @@ function reportBackup(ctx: CommandContext, plan: BackupPlan, dryRun: boolean, mo
     // A wanted backup that could not be made: main turns this into ON_ERROR's answer for hooks.
     for (const l of lines.slice(0, -1)) ctx.world.log.info(l);
     throw new RefusedError(skip.message);
+  }
+  if (mode === 'command' && skip?.reason === 'keep-zero') {
+    throw new RefusedError(`KEEP=0 in ${ctx.world.configPath}: no new backups are made; set KEEP=1 or more there to back up ${plan.version}`);
   }
   if (mode === 'hook' && skip?.reason === 'nothing-to-back-up') {
     // A new ABI's first install is the common case and must stay quiet: any output makes
@@ -55,5 +59,6 @@ export async function runHookInitramfs(ctx: CommandContext, version: string, ini
       );
     }
   }
+  await armFromHook(ctx, await ctx.config(), 'initramfs');
   return 0;
 }

@@ -1,18 +1,23 @@
 // `kbackup check` and the postinst hook's summary.
 import { check, type CheckReport } from '../core/ops/check';
+import { EXIT } from '../core/model/errors';
 import { assertSafeVersion } from '../core/model/names';
+import { problem } from '../core/model/problems';
 import type { CommandContext } from './context';
+import { armFromHook } from './trial';
 import { renderProblems } from './render';
 
 export function renderCheck(report: CheckReport): string {
   const lines: string[] = [];
-  const backups = report.predictedOrder.filter((p) => p.includes('~~backup')).length;
-  const first = report.predictedOrder[0];
+  const [first, ...below] = report.predictedOrder;
+  const backups = below.filter((p) => p.includes('~~backup')).length;
+  const live = below.length - backups;
+  const count = (n: number, what: string) => `${n} ${what}${n === 1 ? '' : 's'}`;
   lines.push(
     first
       ? `update-grub (${report.flavour} ordering) lists ${first} first` +
           (report.defaultEntry && report.defaultEntry !== first ? `; grub.cfg boots ${report.defaultEntry} by default` : '') +
-          `; ${backups} backup(s) below it`
+          `; below it: ${count(live, 'live kernel')} and ${count(backups, 'backup')}`
       : 'no kernels in /boot',
   );
   for (const p of report.problems) lines.push(`${p.severity}: ${p.code}: ${p.message}`);
@@ -21,9 +26,16 @@ export function renderCheck(report: CheckReport): string {
 }
 
 export async function runCheck(ctx: CommandContext, json: boolean): Promise<number> {
-  const report = await check(ctx.world, await ctx.config());
+  // A broken configuration is itself a problem to report: a monitoring script still gets its JSON,
+  // and the rest is checked with the settings that could be read.
+  const { config, problems } = await ctx.configLenient();
+  const report = await check(ctx.world, config);
+  if (problems.length > 0) {
+    report.problems.unshift(...problems.map((p) => problem('config-invalid', `${p.message}; fix that line (until then hooks delete no backups)`)));
+    report.ok = false;
+  }
   ctx.out(json ? `${JSON.stringify(report, null, 2)}\n` : renderCheck(report));
-  return report.ok ? 0 : 1;
+  return problems.length > 0 ? EXIT.usage : report.ok ? EXIT.ok : EXIT.problems;
 }
 
 /** After update-grub: read-only, prints to stderr, never fails the kernel update. */
@@ -35,5 +47,6 @@ export async function runHookPostinst(ctx: CommandContext, version: string): Pro
   renderProblems(ctx, report.problems);
   if (report.ok) ctx.world.log.info(`check after installing ${version}: GRUB boots ${report.defaultEntry ?? 'nothing'} by default; no problems found`);
   else ctx.world.log.warn(`check after installing ${version} found problems; run kbackup check for details`);
+  await armFromHook(ctx, config, 'postinst');
   return 0;
 }

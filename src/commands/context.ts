@@ -1,7 +1,8 @@
 // What every command gets: the world, a way to write to stdout, and the configuration (read lazily
 // so `--help` and `--version` never touch the disk).
 import type { Config } from '../core/model/config';
-import { loadConfig } from '../core/ops/state';
+import type { ConfigError } from '../core/model/errors';
+import { loadConfig, loadConfigLenient } from '../core/ops/state';
 import type { World } from '../core/world';
 
 export interface CommandContext {
@@ -9,6 +10,8 @@ export interface CommandContext {
   /** Standard output: only a command's result (tables, JSON). Progress goes to world.log (stderr). */
   out(text: string): void;
   config(): Promise<Config>;
+  /** What the file says as far as it can be read, and its bad lines (hooks, list, check). */
+  configLenient(): Promise<{ config: Config; problems: ConfigError[] }>;
   /** Whether a person can be asked (stdin and stderr are terminals). */
   interactive: boolean;
   ask(question: string): Promise<string>;
@@ -20,6 +23,7 @@ export function makeContext(
   options: { configExplicit?: boolean } = {},
 ): CommandContext {
   let config: Promise<Config> | undefined;
+  let lenient: Promise<{ config: Config; problems: ConfigError[] }> | undefined;
   return {
     world,
     out: io.out,
@@ -27,5 +31,6 @@ export function makeContext(
     ask: io.ask,
     // The default file may be absent (a removed package's hooks); a file named with --config may not.
     config: () => (config ??= loadConfig(world, { mustExist: options.configExplicit })),
+    configLenient: () => (lenient ??= loadConfigLenient(world, { mustExist: options.configExplicit })),
   };
 }

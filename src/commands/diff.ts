@@ -2,7 +2,7 @@
 import type { CommandContext } from './context';
 import { diff, type DiffReport, type DiffSide } from '../core/ops/diff';
 import type { World } from '../core/world';
-import { mib } from '../core/model/size';
+import { humanSize } from '../core/model/size';
 
 const HUMAN_LIST_MAX = 20;
 
@@ -28,7 +28,7 @@ export function renderDiff(r: DiffReport): string {
     lines.push(
       s.error !== null
         ? `  ${label}: unreadable: ${s.error}`
-        : `  ${label}: ${s.moduleFiles} module files, ${depText(s)}, ${s.size === null ? '?' : mib(s.size)} ${s.compression ?? ''}`.trimEnd(),
+        : `  ${label}: ${s.moduleFiles} module files, ${depText(s)}, ${s.size === null ? '?' : humanSize(s.size)} ${s.compression ?? ''}`.trimEnd(),
     );
   }
   if (r.live.error === null && r.backup.error === null) {

@@ -16,18 +16,27 @@ export async function runHook(ctxIn: CommandContext, kind: HookKind, version: st
   const fails = () => hookShouldFail(ctx.world, ctx.config);
   try {
     if (!(await rootIsDirectory(ctx.world))) throw new UsageError(`--root ${ctx.world.root} is not a directory`);
-    await ctx.config();
+    // A bad line in /etc/default/kbackup must not switch the safety net off, nor let the defaults
+    // delete what the admin asked to keep: the hook keeps every setting it can read (a readable
+    // ENABLED=no included), still backs up, and deletes nothing until the file is fixed (unless
+    // the admin asked for ON_ERROR=fail).
+    const { config, problems } = await ctx.configLenient();
+    if (problems.length > 0) {
+      if (config.onError === 'fail' || (await fails())) throw problems[0]!;
+      for (const p of problems) ctx.world.log.warn(p.message);
+      ctx.world.log.warn('until this is fixed, kbackup keeps the settings it can read, still backs up, and deletes nothing');
+    }
+    ctx = { ...ctx, config: async () => config };
   } catch (err) {
-    // A bad line in /etc/default/kbackup must not switch the safety net off: the hook says so and
-    // goes on with the defaults, unless the admin asked for ON_ERROR=fail.
     if (err instanceof UsageError) {
       if (await fails()) throw err;
       ctx.world.log.warn(`${err.message} (the kernel update goes on: ON_ERROR=warn)`);
       return 0;
     }
     if (!(err instanceof ConfigError) || (await fails())) throw err;
-    ctx.world.log.warn(`${err.message}; this hook uses the default settings until it is fixed`);
-    const defaults = { ...DEFAULT_CONFIG, files: [...DEFAULT_CONFIG.files] };
+    // The file cannot be read at all: the defaults, but still nothing deleted.
+    ctx.world.log.warn(`${err.message}; until this is fixed, kbackup uses the default settings, still backs up, and deletes nothing`);
+    const defaults = { ...DEFAULT_CONFIG, files: [...DEFAULT_CONFIG.files], problems: [err.message] };
     ctx = { ...ctx, config: async () => defaults };
   }
   try {

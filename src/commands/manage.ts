@@ -2,12 +2,16 @@
 import { adopt } from '../core/ops/adopt';
 import { listSets } from '../core/ops/list';
 import { afterKernelRemoval, prune } from '../core/ops/prune';
-import { mib } from '../core/model/size';
+import { humanSize } from '../core/model/size';
+import { RefusedError, UsageError } from '../core/model/errors';
 import type { CommandContext } from './context';
 import { renderDeletes, table } from './render';
 
 export async function runList(ctx: CommandContext, version: string | undefined, json: boolean): Promise<number> {
-  const { sets: listed, manifestState } = await listSets(ctx.world, await ctx.config(), version);
+  // Listing changes nothing, so a broken configuration only earns a warning.
+  const { config, problems } = await ctx.configLenient();
+  for (const p of problems) ctx.world.log.warn(`${p.message} (listed anyway; fix that line)`);
+  const { sets: listed, manifestState, knownGood } = await listSets(ctx.world, config, version);
   if (json) {
     ctx.out(`${JSON.stringify(listed, null, 2)}\n`);
     return 0;
@@ -15,23 +19,55 @@ export async function runList(ctx: CommandContext, version: string | undefined, 
   if (manifestState !== 'ok' && listed.length > 0) {
     ctx.world.log.warn(`the manifest is ${manifestState}; the next backup or prune rebuilds it`);
   }
+  // The known-good usually is the live kernel, which is no backup set: say where it is.
+  const goodLine =
+    knownGood && !listed.some((s) => s.knownGood) && (!version || knownGood.version === version)
+      ? `known-good: ${knownGood.image} (booted ${knownGood.time.slice(0, 16).replace('T', ' ')})\n`
+      : '';
   if (listed.length === 0) {
-    ctx.out(version ? `no backups of ${version}\n` : 'no backups\n');
+    ctx.out(`${goodLine}${version ? `no backups of ${version}` : 'no backups'}\n`);
     return 0;
   }
-  const rows = [['ID', 'CREATED (UTC)', 'SIZE', 'FILES', 'STATE']];
+  const rows = [['ID', 'CREATED (UTC)', 'SIZE', 'FILES', 'STATE', 'BOOTED (UTC)']];
   for (const s of listed) {
-    const stateText = [s.complete ? 'complete' : 'INCOMPLETE', s.legacy ? 'legacy name (kbackup adopt)' : '', s.verified ? 'verified' : 'unverified']
+    const stateText = [
+      s.complete ? 'complete' : 'INCOMPLETE',
+      s.legacy ? 'legacy name (kbackup adopt)' : '',
+      s.verified ? 'verified' : 'unverified',
+      s.knownGood ? 'known-good' : '',
+    ]
       .filter(Boolean)
       .join(', ');
-    rows.push([s.id, s.created.slice(0, 16).replace('T', ' '), mib(s.size), String(s.files.length), stateText]);
+    const booted = s.booted.length === 0 ? '-' : `${s.booted.at(-1)!.slice(0, 16).replace('T', ' ')}${s.booted.length > 1 ? ` (${s.booted.length} boots)` : ''}`;
+    rows.push([s.id, s.created.slice(0, 16).replace('T', ' '), humanSize(s.size), String(s.files.length), stateText, booted]);
   }
-  ctx.out(`${table(rows)}\n`);
+  ctx.out(`${goodLine}${table(rows)}\n`);
   return 0;
 }
 
-export async function runPrune(ctx: CommandContext, keepArg: number | undefined, dryRun: boolean, version?: string): Promise<number> {
-  const { keep, deletes } = await prune(ctx.world, await ctx.config(), { keep: keepArg, dryRun, version });
+export interface PruneArgs {
+  keep: string | undefined;
+  dryRun: boolean;
+  yes: boolean;
+  version: string | undefined;
+}
+
+export async function runPrune(ctx: CommandContext, args: PruneArgs): Promise<number> {
+  if (args.keep !== undefined && !/^\d{1,2}$/.test(args.keep)) throw new UsageError(`--keep takes a whole number from 0 to 99, not "${args.keep}"`);
+  const { dryRun } = args;
+  const confirm = async (risks: readonly string[]) => {
+    if (args.yes) return;
+    const what = `kbackup prune would remove ${risks.join(', and ')}`;
+    if (!ctx.interactive) throw new RefusedError(`${what}; run again with --yes to confirm (--dry-run shows every set it would remove)`);
+    const answer = await ctx.ask(`${what}. Remove them? [y/N] `);
+    if (!/^y(es)?$/i.test(answer.trim())) throw new RefusedError('prune cancelled; nothing was removed');
+  };
+  const { keep, deletes } = await prune(ctx.world, await ctx.config(), {
+    keep: args.keep === undefined ? undefined : Number(args.keep),
+    dryRun,
+    version: args.version,
+    confirm,
+  });
   const lines = renderDeletes(deletes, dryRun);
   if (dryRun) {
     ctx.out(lines.length ? `${lines.join('\n')}\n` : `nothing to prune (KEEP=${keep})\n`);
@@ -45,7 +81,10 @@ export async function runPrune(ctx: CommandContext, keepArg: number | undefined,
 export async function runAdopt(ctx: CommandContext, dryRun: boolean): Promise<number> {
   const plan = await adopt(ctx.world, await ctx.config(), dryRun);
   const verb = dryRun ? 'would rename' : 'renamed';
-  const lines = plan.renames.map((r) => `${verb} ${r.from} -> ${r.to}`);
+  const lines = [
+    ...plan.copies.map((c) => `${dryRun ? 'would copy' : 'copied'} ${c.from} -> ${c.to} (the legacy kernel's files, as GRUB paired them, for its own set ${c.id})`),
+    ...plan.renames.map((r) => `${verb} ${r.from} -> ${r.to}`),
+  ];
   for (const c of plan.conflicts) ctx.world.log.warn(`cannot adopt ${c.name}: ${c.existing} already exists; remove one of them by hand`);
   if (dryRun) ctx.out(lines.length ? `${lines.join('\n')}\n` : 'no legacy backups to adopt\n');
   else {
@@ -61,11 +100,11 @@ export async function runHookPostrm(ctx: CommandContext, version: string): Promi
     case 'backup-would-be-default':
       ctx.world.log.warn(
         `kernel ${version} is gone but its backups are not, and ${outcome.first} would now be GRUB's default entry; ` +
-          `kbackup prune --keep 0 ${version} removes them (or set ON_PURGE=remove before purging)`,
+          `kbackup prune --yes --keep 0 ${version} removes them (or set ON_PURGE=remove before purging)`,
       );
       break;
     case 'kept':
-      ctx.world.log.info(`kept ${outcome.sets} backup set(s) of purged kernel ${version} (ON_PURGE=keep; kbackup prune --keep 0 ${version} removes them)`);
+      ctx.world.log.info(`kept ${outcome.sets} backup set(s) of purged kernel ${version} (ON_PURGE=keep; kbackup prune --yes --keep 0 ${version} removes them)`);
       break;
     case 'removed':
       for (const l of renderDeletes(outcome.deletes, false)) ctx.world.log.info(l);

@@ -1,7 +1,7 @@
 // Text for people. Plans render the same way for --dry-run and for a real run.
 import type { Problem } from '../core/model/problems';
 import type { BackupPlan, DeleteSet } from '../core/model/plan';
-import { mib } from '../core/model/size';
+import { humanSize } from '../core/model/size';
 import type { CommandContext } from './context';
 
 export function renderDeletes(deletes: readonly DeleteSet[], dryRun: boolean): string[] {
@@ -17,18 +17,19 @@ export function renderBackupPlan(plan: BackupPlan, dryRun: boolean): string[] {
     return lines;
   }
   const verb = dryRun ? 'would copy' : 'copied';
-  for (const c of plan.copies) lines.push(`${verb} ${c.from} -> ${c.to} (${mib(c.size)})`);
+  for (const c of plan.copies) lines.push(`${verb} ${c.from} -> ${c.to} (${humanSize(c.size)})`);
   lines.push(
-    `${dryRun ? 'would make' : 'made'} backup set ${plan.id} (${mib(plan.space.needed)}; ${mib(plan.space.free)} free before, ${mib(plan.space.minFree)} kept free)`,
+    `${dryRun ? 'would make' : 'made'} backup set ${plan.id} (${humanSize(plan.space.needed)}; ${humanSize(plan.space.free)} free before, ` +
+      `${humanSize(plan.space.minFree)} kept as the MIN_FREE_MB reserve)`,
   );
   return lines;
 }
 
-/** A hook's problems on stderr: errors as warnings, the rest as information. */
+/** A hook's problems on stderr, each labelled as `check` labels it (error: or warning:). */
 export function renderProblems(ctx: CommandContext, problems: readonly Problem[]): void {
   for (const p of problems) {
-    if (p.severity === 'error') ctx.world.log.warn(`${p.code}: ${p.message}`);
-    else ctx.world.log.info(`${p.code}: ${p.message}`);
+    if (p.severity === 'error') ctx.world.log.error(`${p.code}: ${p.message}`);
+    else ctx.world.log.warn(`${p.code}: ${p.message}`);
   }
 }
 

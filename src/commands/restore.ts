@@ -1,6 +1,6 @@
 // `kbackup restore ID`: shows the decision, asks, restores, and says how to undo it.
 import { RefusedError } from '../core/model/errors';
-import { decideRestore, restore, type RestoreDecision } from '../core/ops/restore';
+import { decideRestore, restore, updateGrubWanted, type RestoreDecision } from '../core/ops/restore';
 import type { CommandContext } from './context';
 import { renderBackupPlan } from './render';
 
@@ -21,7 +21,14 @@ export async function runRestore(ctx: CommandContext, args: RestoreArgs): Promis
   if (args.dryRun) {
     const lines = [...first.warnings.map((w) => `warning: ${w}`)];
     if (first.refusal) lines.push(`would refuse: ${first.refusal}`);
-    else lines.push(...renderBackupPlan(first.live, true).filter((l) => !l.includes('would skip')), ...steps(first));
+    else {
+      lines.push(...renderBackupPlan(first.live, true).filter((l) => !l.includes('would skip')), ...steps(first));
+      lines.push(
+        updateGrubWanted(world.root, args.updateGrub)
+          ? 'would run update-grub afterwards (--no-update-grub skips it)'
+          : 'would not run update-grub (it runs by default only on /; --update-grub runs it; the menu entries keep their names, so grub.cfg stays valid)',
+      );
+    }
     ctx.out(`${lines.join('\n')}\n`);
     return first.refusal ? 1 : 0;
   }

@@ -6,6 +6,8 @@ export interface Logger {
   info(message: string): void;
   /** Something the admin should read; never suppressed. */
   warn(message: string): void;
+  /** A problem `check` would call an error (the postinst hook labels its lines as check does); never suppressed. */
+  error(message: string): void;
   /** Details for --verbose. */
   debug(message: string): void;
 }

@@ -403,7 +403,7 @@ export function kernelUpdateTests(suite: Suite): void {
     let size = 0;
     beforeAll(async () => {
       c.writeConfig('KEEP=4\n');
-      const pruned = await c.kbackup('prune --keep 0');
+      const pruned = await c.kbackup('prune --yes --keep 0');
       expect(pruned.code, pruned.stderr).toBe(0);
       expect(backupFileNames()).toEqual([]);
       // Move /boot onto a tmpfs that holds the live set and the update, but not another backup on

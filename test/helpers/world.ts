@@ -24,7 +24,7 @@ export function testWorld(root: string, options: { now?: string; env?: Record<st
       now = new Date(iso);
     },
     uname: () => '6.1.0-18-amd64',
-    log: { info: (m) => logs.push(`info: ${m}`), warn: (m) => logs.push(`warn: ${m}`), debug: (m) => logs.push(`debug: ${m}`) },
+    log: { info: (m) => logs.push(`info: ${m}`), warn: (m) => logs.push(`warn: ${m}`), error: (m) => logs.push(`error: ${m}`), debug: (m) => logs.push(`debug: ${m}`) },
     logs,
     env: options.env ?? {},
     exec: options.exec ?? notInstalled,

@@ -28,7 +28,7 @@ function world(root = '/', exec: World['exec'] = realExec): World {
     configPath: path.join(root, 'etc/default/kbackup'),
     now: () => new Date('2026-11-22T20:40:00Z'),
     uname: () => VERSION,
-    log: { info: (m) => messages.push(m), warn: (m) => messages.push(m), debug: (m) => messages.push(m) },
+    log: { info: (m) => messages.push(m), warn: (m) => messages.push(m), error: (m) => messages.push(m), debug: (m) => messages.push(m) },
     env: {},
     exec,
     machine: REAL_MACHINE,

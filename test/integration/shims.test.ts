@@ -1,6 +1,6 @@
 // The hook shims in hooks/ are what dpkg and update-initramfs actually run. They must never break a
 // kernel update when kbackup is removed but not purged, must hand their arguments to
-// `kbackup hook KIND`, must clear NODE_OPTIONS and must keep dpkg's stdout clean.
+// `kbackup hook KIND`, must clear every NODE_* variable and must keep dpkg's stdout clean.
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -39,7 +39,7 @@ function runSh(script: string, args: string[], env: NodeJS.ProcessEnv = {}) {
   return spawnSync('sh', [script, ...args], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env } });
 }
 
-/** A stand-in for kbackup that records its argv and NODE_OPTIONS and writes to both streams. */
+/** A stand-in for kbackup that records its argv and every NODE_* variable and writes to both streams. */
 function fakeKbackup(exitCode: number): { bin: string; argvFile: string; envFile: string } {
   const bin = path.join(tmp, 'fake-kbackup');
   const argvFile = path.join(tmp, 'argv');
@@ -49,7 +49,7 @@ function fakeKbackup(exitCode: number): { bin: string; argvFile: string; envFile
     [
       '#!/bin/sh',
       `for a in "$@"; do printf '%s\\n' "$a"; done > '${argvFile}'`,
-      `printf '%s' "\${NODE_OPTIONS-<unset>}" > '${envFile}'`,
+      `env | grep '^NODE_' | sort > '${envFile}' || true`,
       'echo "fake kbackup on stdout"',
       'echo "fake kbackup on stderr" >&2',
       `exit ${exitCode}`,
@@ -100,11 +100,17 @@ describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
     expect(result.stdout).toBe('');
   });
 
-  it(`runs "kbackup hook ${kind}" with its arguments, without NODE_OPTIONS, output on stderr only`, () => {
+  it(`runs "kbackup hook ${kind}" with its arguments, without any NODE_* variable, output on stderr only`, () => {
     const fake = fakeKbackup(0);
     const args = ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64', 'an argument with  spaces', ''];
     const result = runSh(shimCalling(source, fake.bin), args, {
       NODE_OPTIONS: '--require /nonexistent/hijack.js',
+      // A Node single executable reads these at startup and prints "Warning: Ignoring extra certs"
+      // into dpkg's output when the file is missing.
+      NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem',
+      NODE_DEBUG: 'fs',
+      NODE_PATH: '/nonexistent',
+      NODEJS_KEEP: 'not a NODE_ variable',
       DEB_MAINT_PARAMS: 'configure 6.1.76-1',
     });
     expect(result.status).toBe(0);
@@ -112,7 +118,25 @@ describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
     expect(result.stderr).toContain('fake kbackup on stdout');
     expect(result.stderr).toContain('fake kbackup on stderr');
     expect(fs.readFileSync(fake.argvFile, 'utf8')).toBe(['hook', kind, ...args].map((a) => `${a}\n`).join(''));
-    expect(fs.readFileSync(fake.envFile, 'utf8')).toBe('<unset>');
+    expect(fs.readFileSync(fake.envFile, 'utf8')).toBe('');
+  });
+
+  it('keeps Node\'s own startup warnings out of dpkg\'s output (the real executable, NODE_EXTRA_CA_CERTS set)', () => {
+    const cli = path.join(repo, 'dist/kbackup');
+    expect(fs.existsSync(cli), 'run "npm run build" first').toBe(true);
+    const rootDir = path.join(tmp, 'root');
+    fs.mkdirSync(path.join(rootDir, 'boot'), { recursive: true });
+    const env = { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem', DEB_MAINT_PARAMS: 'configure 6.1.76-1' };
+    // The scenario reproduces: the executable itself prints the warning when run directly.
+    const direct = spawnSync(cli, ['--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env } });
+    expect(direct.stderr).toContain('Ignoring extra certs');
+    const shim = shimCalling(source, cli);
+    fs.writeFileSync(shim, fs.readFileSync(shim, 'utf8').replace(`exec ${cli} `, `exec ${cli} --root ${rootDir} `));
+    expect(fs.readFileSync(shim, 'utf8')).toContain(`--root ${rootDir}`);
+    const result = runSh(shim, ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64'], env);
+    expect(result.status).toBe(0);
+    expect(result.stderr).not.toContain('Ignoring extra certs');
+    expect(result.stderr).not.toMatch(/Warning/);
   });
 
   it("passes kbackup's exit status through, so ON_ERROR=fail can stop the update", () => {

@@ -47,14 +47,15 @@ describe('check op', () => {
 });
 
 describe('hooks through the command layer', () => {
-  it('a bad configuration line: the hook warns, backs up with the defaults, and exits 0', async () => {
+  it('a bad configuration line: the hook warns, backs up with the settings it can read, deletes nothing, and exits 0', async () => {
     root = makeRoot();
     installKernel(root);
     root.config('KEEP=lots\n');
     const world = testWorld(root.dir);
     const { ctx } = context(world);
     expect(await runHook(ctx, 'preinst', V, undefined)).toBe(0);
-    expect(world.logs.some((l) => l.startsWith('warn: ') && l.includes('KEEP') && l.includes('default settings'))).toBe(true);
+    expect(world.logs.some((l) => l.startsWith('warn: ') && l.includes('KEEP="lots" is not valid'))).toBe(true);
+    expect(world.logs.some((l) => l.startsWith('warn: ') && l.includes('keeps the settings it can read, still backs up, and deletes nothing'))).toBe(true);
     expect(root.ls().filter((n) => n.includes('~~backup'))).toHaveLength(4);
   });
 

@@ -4,7 +4,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { chooseBaseline, kernelFlavour, rebuildCommand, type BaselineCandidates } from '../../src/core/model/initrd-baseline';
+import { rebuildInitrdCommand } from '../../src/core/model/advice';
+import { chooseBaseline, kernelFlavour, type BaselineCandidates } from '../../src/core/model/initrd-baseline';
 import { compareInitrd, parseListing, summarizeListing, unkeptRebuildProblem, type InitrdSummary } from '../../src/core/model/initrd-health';
 
 const OLD = '6.1.0-50-amd64';
@@ -111,6 +112,9 @@ describe('compareInitrd across versions', () => {
         `add it to /etc/initramfs-tools/modules (or set MODULES=most in /etc/initramfs-tools/initramfs.conf) and run update-initramfs -u -k ${NEW}; until then boot the previous entry if it fails`,
     );
     expect(compareInitrd(live, prev, undefined, { role: 'previous-default', builtin: new Set(['virtio_blk']) })).toEqual([]);
+    // Where the root's driver chain is known, it decides: virtio_blk matters only if / is behind it.
+    expect(compareInitrd(live, prev, { device: '/dev/nvme0n1p2', modules: ['nvme', 'ext4'], builtin: [] }, { role: 'previous-default' })).toEqual([]);
+    expect(codes(compareInitrd(live, prev, { device: '/dev/vda1', modules: ['virtio_blk', 'ext4'], builtin: [] }, { role: 'previous-default' }))).toEqual(['initrd-root-driver-missing']);
     // other modules coming and going between ABIs are no problem
     expect(compareInitrd(summary(NEW, 700, { names: ['virtio_blk'] }), summary(OLD, 720, { names: ['virtio_blk'] }), undefined, { role: 'running' })).toEqual([]);
   });
@@ -142,7 +146,7 @@ describe('advice names the installed generator', () => {
     ['initramfs-tools', `update-initramfs -u -k ${NEW}`, '/etc/initramfs-tools/modules'],
     ['dracut', `dracut -f --kver ${NEW}`, 'add_drivers+=" virtio_blk "'],
   ] as const)('%s', (generator, command, addModules) => {
-    expect(rebuildCommand(generator, NEW)).toBe(command);
+    expect(rebuildInitrdCommand(NEW, generator)).toBe(command);
     const problems = compareInitrd(summary(NEW, 0, { modulesDep: { [NEW]: 0 } }), summary(OLD, 759), { device: '/dev/vda1', modules: ['virtio_blk'], builtin: [] }, { role: 'running', generator });
     expect(codes(problems)).toEqual(['initrd-modules-dep-empty', 'initrd-modules-dropped', 'initrd-root-driver-missing']);
     for (const p of problems) expect(p.message).toContain(command);
@@ -156,5 +160,43 @@ describe('advice names the installed generator', () => {
     expect(unkeptRebuildProblem('dracut', false)!.message).toContain('kbackup snapshot');
     expect(unkeptRebuildProblem('dracut', true)).toBeUndefined();
     expect(unkeptRebuildProblem('initramfs-tools', false)).toBeUndefined();
+  });
+});
+
+describe('real Debian 13 listings', () => {
+  const T = '6.12.117+deb13-amd64';
+  const read = (name: string): InitrdSummary => {
+    const facts = summarizeListing(parseListing(gunzipSync(fs.readFileSync(path.join(__dirname, '../fixtures/initrd', name))).toString('utf8')));
+    return { path: `/r/boot/initrd.img-${T}`, nameVersion: T, entries: facts.entries, kernelVersions: facts.kernelVersions, modules: facts.modules, moduleFiles: facts.moduleFiles, modulesDep: facts.modulesDep, configs: {} };
+  };
+
+  it.each([
+    ['trixie-6.12-initramfs-tools-0.148-zstd.txt.gz', 831, 86713],
+    ['trixie-6.12-dracut-lsinitrd-zstd.txt.gz', 783, 74546],
+  ])('%s: %i module files, modules.dep %i bytes, the root disk drivers present', (name, moduleFiles, dep) => {
+    const s = read(name);
+    expect(s.kernelVersions).toEqual([T]);
+    expect(s.moduleFiles).toBe(moduleFiles);
+    expect(s.modulesDep).toEqual({ [T]: dep });
+    expect(s.modules).toEqual(expect.arrayContaining(['virtio_blk', 'virtio_scsi', 'nvme', 'ahci', 'sd_mod']));
+  });
+
+  it('a trixie kernel judged against the bookworm one it replaced (a release upgrade) is no problem; an empty one is', () => {
+    const bookworm = summarizeListing(parseListing(gunzipSync(fs.readFileSync(path.join(__dirname, '../fixtures/initrd/bookworm-6.1-most-zstd.txt.gz'))).toString('utf8')));
+    const previous: InitrdSummary = { path: `/r/boot/initrd.img-${OLD}`, nameVersion: OLD, entries: bookworm.entries, kernelVersions: bookworm.kernelVersions, modules: bookworm.modules, moduleFiles: bookworm.moduleFiles, modulesDep: bookworm.modulesDep, configs: {} };
+    // The bookworm image was built with mdadm installed, the trixie ones without: where the root's
+    // driver chain is known, md modules are no loss; where it is not, they are taken for one.
+    const rootOnVirtio = { device: '/dev/vda1', modules: ['virtio_blk', 'ext4'], builtin: [] };
+    for (const name of ['trixie-6.12-initramfs-tools-0.148-zstd.txt.gz', 'trixie-6.12-dracut-lsinitrd-zstd.txt.gz']) {
+      expect(compareInitrd(read(name), previous, rootOnVirtio, { role: 'previous-default' }), name).toEqual([]);
+      expect(compareInitrd(read(name), previous, undefined, { role: 'previous-default' })[0]?.message, name).toMatch(/lacks (md_mod, )?raid0, raid1, raid10, raid456, which/);
+    }
+    // initramfs-tools and dracut images of one kernel (831 and 783 module files) hold the same storage drivers.
+    expect(compareInitrd(read('trixie-6.12-dracut-lsinitrd-zstd.txt.gz'), read('trixie-6.12-initramfs-tools-0.148-zstd.txt.gz'), undefined, { role: 'running' })).toEqual([]);
+    const empty = { ...read('trixie-6.12-dracut-lsinitrd-zstd.txt.gz'), modules: [], moduleFiles: 0, modulesDep: { [T]: 0 } };
+    expect(codes(compareInitrd(empty, read('trixie-6.12-dracut-lsinitrd-zstd.txt.gz'), undefined, { role: 'previous-default', generator: 'dracut' }))).toEqual([
+      'initrd-modules-dep-empty',
+      'initrd-modules-dropped',
+    ]);
   });
 });

@@ -43,7 +43,7 @@ function plan(files: Record<string, number>, opts: Partial<Config> & { free?: nu
     stamp: opts.stamp ?? '202611222040',
     sources: backupSources(model, config, V),
     freeBytes: opts.free ?? 1000 * MiB,
-    identicalToNewest: opts.identical ?? false,
+    identicalTo: opts.identical ? 'identical-set' : undefined,
     protectedIds: opts.protect,
   });
 }
@@ -102,7 +102,7 @@ describe('planBackup', () => {
     const hopeless = plan({ ...live(), ...set('202601010000') }, { free: 10 * MiB });
     expect(hopeless.skip?.reason).toBe('no-space');
     expect(hopeless.deletes).toEqual([]);
-    expect(hopeless.skip?.message).toMatch(/it needs 48\.0 MiB and 73\.6 MiB must stay free .* only 10\.0 MiB is free/);
+    expect(hopeless.skip?.message).toMatch(/it needs 49M plus the MIN_FREE_MB reserve of 74M .* only 10M is free/s);
   });
 
   it('honours a fixed MIN_FREE_MB', () => {
@@ -110,11 +110,19 @@ describe('planBackup', () => {
     expect(plan(live(), { minFreeMb: 10, free: 58 * MiB }).skip?.reason).toBe('no-space');
   });
 
-  it('skips an identical set and KEEP=0, pruning per policy', () => {
+  it('skips an identical set, and KEEP=0 without deleting the sets of the version being replaced', () => {
     expect(plan({ ...live(), ...set('202601010000') }, { identical: true }).skip?.reason).toBe('identical');
     const zero = plan({ ...live(), ...set('202601010000') }, { keep: 0 });
     expect(zero.skip?.reason).toBe('keep-zero');
-    expect(zero.deletes.map((d) => d.id)).toEqual([`${V}~~backup202601010000`]);
+    expect(zero.deletes).toEqual([]);
+  });
+
+  it('deletes nothing while the configuration has unreadable lines', () => {
+    const sets = { ...live(), ...set('202601010000'), ...set('202602010000'), ...set('202603010000') };
+    expect(plan(sets, { keep: 1 }).deletes.length).toBe(3);
+    const broken = plan(sets, { keep: 1, problems: ['/etc/default/kbackup:2: unknown key ONERROR'] });
+    expect(broken.id).toBeDefined();
+    expect(broken.deletes).toEqual([]);
   });
 
   it('never deletes a protected set (the one a restore puts back)', () => {
@@ -139,6 +147,20 @@ describe('planPrune / planPurge', () => {
   it('purges one version only', () => {
     expect(planPurge(modelBoot(scanOf(files)), '6.1.0-17-amd64').map((d) => d.id)).toEqual(['6.1.0-17-amd64~~backup202601010000']);
   });
+  it('never removes the known-good set: not by KEEP, not by --keep 0, not by a purge', () => {
+    const good = `${V}~~backup202601010000`;
+    expect(planPrune(modelBoot(scanOf(files)), 1, undefined, [good]).map((d) => d.id)).toEqual([]);
+    expect(planPrune(modelBoot(scanOf(files)), 0, V, [good]).map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+    expect(planPurge(modelBoot(scanOf(files)), V, [good]).map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+  });
+  it('a backup keeps the known-good set whatever KEEP says, and never deletes it for space', () => {
+    const good = `${V}~~backup202601010000`;
+    const files2 = { ...live(), ...set('202601010000'), ...set('202602010000') };
+    expect(plan(files2, { keep: 1, protect: [good] }).deletes.map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+    // Tight space: only the other set may go to make room.
+    const tight = plan(files2, { keep: 4, protect: [good], free: 60 * MiB });
+    expect(tight.deletes.map((d) => d.id)).not.toContain(good);
+  });
 });
 
 describe('planRestore / planAdopt', () => {
@@ -152,11 +174,22 @@ describe('planRestore / planAdopt', () => {
       `kernel-${V}~~backup202601010000 -> vmlinuz-${V}`,
     ]);
   });
-  it('renames legacy images, and reports a taken name as a conflict', () => {
-    const files = { ...live(), [`vmlinuz-${V}~~backup201407021638`]: 1, [`initrd.img-${V}~~backup201407021638`]: 1, [`vmlinuz-${V}~~backup201501010000`]: 1, [`kernel-${V}~~backup201501010000`]: 1 };
+  it('renames legacy images, and moves one whose kbackup name is taken to the next free .N with copies of its other files', () => {
+    const files = {
+      ...live(),
+      [`vmlinuz-${V}~~backup201407021638`]: 1,
+      [`initrd.img-${V}~~backup201407021638`]: 1,
+      [`vmlinuz-${V}~~backup201501010000`]: 1,
+      [`kernel-${V}~~backup201501010000`]: 1,
+      [`initrd.img-${V}~~backup201501010000`]: 1,
+    };
     const model = modelBoot(scanOf(files));
     const p = planAdopt(model, new Set(Object.keys(files)));
-    expect(p.renames).toEqual([{ id: `${V}~~backup201407021638`, from: `vmlinuz-${V}~~backup201407021638`, to: `kernel-${V}~~backup201407021638` }]);
-    expect(p.conflicts.map((c) => c.name)).toEqual([`vmlinuz-${V}~~backup201501010000`]);
+    expect(p.renames).toEqual([
+      { id: `${V}~~backup201501010000.2`, version: V, from: `vmlinuz-${V}~~backup201501010000`, to: `kernel-${V}~~backup201501010000.2` },
+      { id: `${V}~~backup201407021638`, version: V, from: `vmlinuz-${V}~~backup201407021638`, to: `kernel-${V}~~backup201407021638` },
+    ]);
+    expect(p.copies.map((c) => `${c.from} -> ${c.to}`)).toEqual([`initrd.img-${V}~~backup201501010000 -> initrd.img-${V}~~backup201501010000.2`]);
+    expect(p.conflicts).toEqual([]);
   });
 });

@@ -5,6 +5,7 @@
 // linked to its final name (link(2) fails on an existing name, so a backup is never overwritten),
 // and the directory is fsynced. A crash leaves at most a `.kbackup-tmp-*` file, which the next run
 // removes.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
 import * as fs from 'node:fs/promises';
@@ -72,6 +73,18 @@ export interface StagedCopy {
 }
 
 /**
+ * Gives `dest` the access and modification times of `src` to the nanosecond, as `cp -p` does.
+ * Node's utimes takes seconds as a double, which cannot hold nanoseconds (measured: .123456789 s
+ * comes back as .122999000), so touch(1) -r, which calls utimensat(2) with the source's own
+ * timespec, does it. Without touch the millisecond times already set by utimes stay.
+ */
+async function copyTimesExactly(src: string, dest: string): Promise<void> {
+  await new Promise<void>((resolve) => {
+    execFile('touch', ['-r', src, '--', dest], { timeout: 30_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LC_ALL: 'C' } }, () => resolve());
+  });
+}
+
+/**
  * Copies `src` into a hidden temporary beside `dest` and fsyncs it, keeping mode, owner and mtime,
  * and returns the sha256 of what was copied. The kernel copies the data (copy_file_range or a
  * reflink, through fs.copyFile on the thread pool) and flushes it while this thread hashes the
@@ -81,8 +94,10 @@ export async function stageCopy(src: string, dest: string): Promise<StagedCopy> 
   const dir = path.dirname(dest);
   const tmp = path.join(dir, tempNameFor(path.basename(dest)));
   let before;
+  let beforeNs: bigint;
   try {
     before = await fs.stat(src);
+    beforeNs = (await fs.stat(src, { bigint: true })).mtimeNs;
   } catch (err) {
     throw ioError(`cannot read ${src}`, err);
   }
@@ -95,6 +110,7 @@ export async function stageCopy(src: string, dest: string): Promise<StagedCopy> 
       if (st.uid !== before.uid || st.gid !== before.gid) await handle.chown(before.uid, before.gid);
       await handle.chmod(before.mode & 0o7777);
       await handle.utimes(before.atime, before.mtime);
+      await copyTimesExactly(src, tmp);
       await handle.sync();
     } finally {
       await handle.close();
@@ -102,8 +118,8 @@ export async function stageCopy(src: string, dest: string): Promise<StagedCopy> 
   };
   try {
     const [, sha256] = await Promise.all([copyAndFlush(), sha256File(src)]);
-    const after = await fs.stat(src);
-    if (after.size !== before.size || after.mtimeMs !== before.mtimeMs || after.ino !== before.ino) {
+    const after = await fs.stat(src, { bigint: true });
+    if (after.size !== BigInt(before.size) || after.mtimeNs !== beforeNs || after.ino !== BigInt(before.ino)) {
       throw new RefusedError(`${src} changed while it was being copied; try again`);
     }
     return { tmp, dest, result: { size: before.size, sha256, mode: before.mode & 0o7777, uid: before.uid, gid: before.gid, mtimeMs: before.mtimeMs } };

@@ -3,7 +3,7 @@
 // the kernel builds in (a driver that became built-in needs no module file).
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
-import type { Generator } from '../model/initrd-baseline';
+import type { Generator } from '../model/advice';
 import { exists } from './files';
 import { pathsFor } from './paths';
 import { readBuiltin } from './root-drivers';

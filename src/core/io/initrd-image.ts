@@ -4,15 +4,16 @@
 // Listing uses the distribution's own tool on the running system (`lsinitramfs -l` from
 // initramfs-tools-core, else dracut's `lsinitrd`): it knows every compression the image may use and
 // skips prepended early-microcode archives. The few configuration files whose content is compared
-// are then extracted by name only: kbackup finds the main archive behind the early cpio archives by
-// reading their headers (a few hundred bytes), and pipes `tail -c +N | <decompressor> | cpio -i NAMES`
-// into a temporary directory, so neither the image nor its unpacked tree is ever held in memory and
-// only the named files touch the disk. A missing tool or an unreadable image is a summary with
+// are extracted by pattern at the same time (two decompressions run on two cores, not one after the
+// other): kbackup finds the main archive behind the early cpio archives by reading their headers (a
+// few hundred bytes), and pipes `tail -c +N | <decompressor> | cpio -i PATTERNS` into a temporary
+// directory, so neither the image nor its unpacked tree is ever held in memory and only those files
+// touch the disk. A missing tool or an unreadable image is a summary with
 // `error` set, never an exception: check turns it into a problem.
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import { errnoOf } from '../model/errors';
-import { parseListing, summarizeListing, type Compression, type ConfigFileFact, type InitrdSummary, type InitrdTool } from '../model/initrd-health';
+import { CONFIG_PATHS, isConfigPath, parseListing, summarizeListing, type Compression, type ConfigFileFact, type InitrdSummary, type InitrdTool } from '../model/initrd-health';
 import { parseBootName } from '../model/names';
 import { sha256File } from './files';
 import type { World } from '../world';
@@ -162,37 +163,50 @@ esac
 tail -c +"$offset" -- "$image" | $dec | (cd "$dir" && cpio -i -d --quiet --no-absolute-filenames --no-preserve-owner -- "$@")
 `;
 
-/** cpio treats its arguments as shell patterns: match the names literally. */
-function literalPattern(name: string): string {
-  return name.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+/**
+ * cpio patterns for every configuration file CONFIG_PATHS can name: literal names, and `DIR/*` for a
+ * directory entry (cpio's patterns match `/` too; isConfigPath picks the direct children later).
+ */
+function configPatterns(): string[] {
+  const literal = (name: string) => name.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
+  return CONFIG_PATHS.map((entry) => (entry.endsWith('/') ? `${literal(entry)}*` : literal(entry)));
 }
 
-async function extractConfigs(world: World, image: string, layout: ImageLayout, names: readonly string[], sizes: Map<string, number>): Promise<Record<string, ConfigFileFact>> {
-  const configs: Record<string, ConfigFileFact> = {};
-  for (const n of names) configs[n] = { size: sizes.get(n) ?? 0 };
-  if (names.length === 0 || layout.compression === 'unknown') return configs;
+/**
+ * Extracts every file that may be a configuration file (by pattern, so it can run while the listing
+ * is made: two decompressions on two cores instead of one after the other) and hashes them by path.
+ */
+async function extractConfigCandidates(world: World, image: string, layout: ImageLayout): Promise<Map<string, ConfigFileFact>> {
+  const found = new Map<string, ConfigFileFact>();
+  if (layout.compression === 'unknown') return found;
   const dir = await fs.mkdtemp(path.join(world.tmpdir, 'kbackup-initrd-'));
   try {
-    const r = await world.exec(
-      'sh',
-      ['-c', EXTRACT_SCRIPT, 'kbackup-extract', image, String(layout.mainOffset + 1), layout.compression, dir, ...names.map(literalPattern)],
-      { timeoutMs: 300_000, maxBuffer: 4 * 1024 * 1024 },
-    );
+    const r = await world.exec('sh', ['-c', EXTRACT_SCRIPT, 'kbackup-extract', image, String(layout.mainOffset + 1), layout.compression, dir, ...configPatterns()], {
+      timeoutMs: 300_000,
+      maxBuffer: 4 * 1024 * 1024,
+    });
+    // cpio exits non-zero when a pattern matched nothing, which is the usual case.
     if (r.code !== 0) world.log.debug(`extracting configuration files from ${image}: ${lastLines(r.stderr) || `status ${r.code}`}`);
-    for (const n of names) {
-      const file = path.join(dir, n);
-      try {
-        const st = await fs.lstat(file);
-        if (!st.isFile()) continue;
-        configs[n] = { size: st.size, sha256: await sha256File(file) };
-      } catch (err) {
-        if (errnoOf(err) !== 'ENOENT') world.log.debug(`hashing ${n} from ${image}: ${String(err)}`);
+    const walk = async (rel: string): Promise<void> => {
+      const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
+      for (const e of entries) {
+        const child = rel === '' ? e.name : `${rel}/${e.name}`;
+        if (e.isDirectory()) await walk(child);
+        else if (e.isFile() && isConfigPath(child)) {
+          try {
+            const file = path.join(dir, child);
+            found.set(child, { size: (await fs.lstat(file)).size, sha256: await sha256File(file) });
+          } catch (err) {
+            world.log.debug(`hashing ${child} from ${image}: ${String(err)}`);
+          }
+        }
       }
-    }
+    };
+    await walk('');
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
-  return configs;
+  return found;
 }
 
 export function emptySummary(image: string): InitrdSummary {
@@ -226,7 +240,7 @@ export async function readInitrd(world: World, image: string): Promise<InitrdSum
     layout = { earlyArchives: 0, mainOffset: 0, compression: 'unknown' };
   }
 
-  const listing = await listImage(world, image);
+  const [listing, extracted] = await Promise.all([listImage(world, image), extractConfigCandidates(world, image, layout)]);
   if (listing.tool) summary.tool = listing.tool;
   // unmkinitramfs takes every uncompressed archive for an early one and then fails on the empty
   // "main" archive after them; the kernel boots such an image, and the listing is complete.
@@ -249,6 +263,7 @@ export async function readInitrd(world: World, image: string): Promise<InitrdSum
   summary.compression = layout.compression;
   summary.earlyArchives = layout.earlyArchives;
   const sizes = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.path, e.size] as const));
-  summary.configs = await extractConfigs(world, image, layout, facts.configPaths, sizes);
+  // The listing says which configuration files the image holds; the extraction, what they contain.
+  summary.configs = Object.fromEntries(facts.configPaths.map((p) => [p, extracted.get(p) ?? { size: sizes.get(p) ?? 0 }]));
   return summary;
 }

@@ -6,8 +6,10 @@ import { grubPathBasename } from './grub/grub-cfg';
 import type { GrubFlavour, GrubKernel } from './grub/menu-order';
 import { manifestSet, type Manifest, type ManifestState } from './manifest';
 import { parseBootName } from './names';
+import { compareDebianVersions } from './version';
 import { problem, type Problem } from './problems';
-import { mib } from './size';
+import { humanSize } from './size';
+import { createInitrdCommand, pruneVersionCommand } from './advice';
 
 /** Problem codes `check` can report (stable; see kbackup(8)). */
 export const CHECK_CODES = [
@@ -17,6 +19,7 @@ export const CHECK_CODES = [
   'grub-cfg-stale',
   'grub-not-found',
   'grub-flavour-unknown',
+  'live-missing-initrd',
   'backup-missing-initrd',
   'backup-missing-kernel',
   'legacy-backup',
@@ -28,6 +31,11 @@ export const CHECK_CODES = [
   'backup-unrecorded',
   'boot-space-low',
   'temp-files-left',
+  'config-invalid',
+  'trial-failed',
+  'trial-armed',
+  'trial-booting',
+  'trial-unavailable',
 ] as const;
 
 /** The links linux-base keeps, in / or (link_in_boot) in /boot. */
@@ -51,6 +59,8 @@ export interface CheckFacts {
   /** Files whose sha256 no longer matches the manifest. */
   mismatches: { id: string; name: string; why: string }[];
   freeBytes?: number;
+  /** The trial boot, as ops/trial.ts describes it. */
+  trial?: { state: 'none' | 'armed' | 'booting' | 'failed'; sentence: string; unavailable: string | null };
 }
 
 export interface CheckOptions {
@@ -86,12 +96,34 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
     problems.push(problem('grub-flavour-unknown', "the installed /etc/grub.d/10_linux sorts kernels in a way kbackup does not recognise; the order shown is what Debian 12's would produce", 'warning'));
   }
   if (first && isBackupPath(first.image, stems)) {
-    problems.push(problem('backup-is-default', `update-grub would make the backup ${first.image} the default entry: a live kernel must sort above its backups`));
+    const version = parseBootName(first.image.slice(first.image.lastIndexOf('/') + 1), stems)!.version;
+    const fix = model.live.has(version)
+      ? `reinstall the kernel package of ${version} (apt install --reinstall linux-image-${version})`
+      : `its kernel is no longer installed: ${pruneVersionCommand(version)} removes its backups, or reinstall linux-image-${version}`;
+    problems.push(problem('backup-is-default', `update-grub would make the backup ${first.image} the default entry, above every live kernel; ${fix}, then run update-grub`));
+  }
+  for (const live of model.live.values()) {
+    const image = live.files.get('vmlinuz') ?? live.files.get('vmlinux');
+    if (image && !live.files.has('initrd.img')) {
+      problems.push(
+        problem(
+          'live-missing-initrd',
+          `/boot/${image.name} has no initrd (/boot/initrd.img-${live.version} is missing), so its GRUB entry would boot without one and most likely fail; ` +
+            `run ${createInitrdCommand(live.version)}`,
+        ),
+      );
+    }
   }
   if (facts.grubCfg) {
     const def = facts.grubCfg.defaultLinux;
     if (def && isBackupPath(def, stems)) {
-      problems.push(problem('grub-default-is-backup', `grub.cfg boots the backup ${def} by default (${facts.grubCfg.defaultHow}); set GRUB_DEFAULT to the live kernel and run update-grub`));
+      const how = facts.grubCfg.defaultHow;
+      const fix = how.startsWith('GRUB_DEFAULT=saved')
+        ? 'run grub-set-default 0 to boot the first entry (the newest live kernel) by default'
+        : how.startsWith('next_entry')
+          ? 'run grub-editenv /boot/grub/grubenv unset next_entry to boot the usual default instead'
+          : 'set GRUB_DEFAULT=0 in /etc/default/grub and run update-grub';
+      problems.push(problem('grub-default-is-backup', `grub.cfg boots the backup ${def} by default (${how}); ${fix}`));
     }
     if (facts.grubCfg.defaultProblem) {
       problems.push(problem('grub-default-unresolved', `grub.cfg's default entry: ${facts.grubCfg.defaultProblem}`, 'warning'));
@@ -106,7 +138,14 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
   }
   for (const k of facts.predicted) {
     if (isBackupPath(k.image, stems) && !k.initrd) {
-      problems.push(problem('backup-missing-initrd', `the backup ${k.image} has no initrd GRUB would find, so its menu entry would boot without one`));
+      const set = parseBootName(k.image.slice(k.image.lastIndexOf('/') + 1), stems);
+      problems.push(
+        problem(
+          'backup-missing-initrd',
+          `the backup ${k.image} has no initrd GRUB would find, so its menu entry would boot without one; ` +
+            `kbackup prune${set ? ` ${set.version}` : ''} removes incomplete sets`,
+        ),
+      );
     }
   }
   for (const set of model.sets) {
@@ -124,13 +163,22 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
   }
   for (const link of facts.links) {
     if (!link.exists) {
-      problems.push(problem('link-dangling', `${link.path} points to ${link.target}, which does not exist`));
+      const newest = [...model.live.values()].filter((l) => l.files.has('vmlinuz')).map((l) => l.version).sort(compareDebianVersions).at(-1);
+      const fix = newest
+        ? `run linux-update-symlinks install ${newest} /boot/vmlinuz-${newest} to re-create the links, or rm ${link.path}`
+        : `remove it: rm ${link.path}`;
+      problems.push(problem('link-dangling', `${link.path} points to ${link.target}, which does not exist; ${fix}`));
     } else if (isBackupPath(link.resolved, stems)) {
       problems.push(problem('link-points-at-backup', `${link.path} points to the backup ${link.target}; run linux-update-symlinks or re-create the link to a live kernel`));
     }
   }
   for (const m of facts.mismatches) {
-    problems.push(problem('manifest-mismatch', `${m.name} of backup set ${m.id} ${m.why}`));
+    problems.push(
+      problem(
+        'manifest-mismatch',
+        `${m.name} of backup set ${m.id} ${m.why}; do not boot or restore this set: remove it with rm /boot/*-${m.id} (kbackup list shows the sets left)`,
+      ),
+    );
   }
   if (state.manifestState === 'corrupt') {
     problems.push(problem('manifest-corrupt', `the manifest is unreadable (${state.manifestProblem}); the next backup rebuilds it`, 'warning'));
@@ -139,7 +187,14 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
   } else if (state.manifestState === 'ok') {
     for (const set of model.sets) {
       if (!manifestSet(state.manifest, set.id) && !set.legacyImage) {
-        problems.push(problem('backup-unrecorded', `backup set ${set.id} is not in kbackup's manifest (copied by hand?), so it cannot be verified`, 'warning'));
+        problems.push(
+          problem(
+            'backup-unrecorded',
+            `backup set ${set.id} is not in kbackup's manifest (copied by hand?), so it cannot be verified; if you did not make it, remove it with rm /boot/*-${set.id}, ` +
+              'else it stays and is pruned like any other set',
+            'warning',
+          ),
+        );
       }
     }
   }
@@ -150,11 +205,18 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
     }
     const need = minFreeBytes(config, largest);
     if (largest > 0 && facts.freeBytes < need) {
-      problems.push(problem('boot-space-low', `only ${mib(facts.freeBytes)} is free in /boot; the next kernel update needs about ${mib(need)} (MIN_FREE_MB)`, 'warning'));
+      problems.push(problem('boot-space-low', `only ${humanSize(facts.freeBytes)} is free in /boot; the next kernel update needs about ${humanSize(need)} (the MIN_FREE_MB reserve); kbackup prune, or apt autoremove of old kernels, frees space`, 'warning'));
     }
   }
   if (state.scan.temps.length > 0) {
     problems.push(problem('temp-files-left', `temporary files of an interrupted run are in /boot (${state.scan.temps.join(', ')}); the next backup removes them`, 'warning'));
+  }
+  if (facts.trial) {
+    const t = facts.trial;
+    if (t.state === 'failed') problems.push(problem('trial-failed', t.sentence));
+    else if (t.state === 'armed') problems.push(problem('trial-armed', t.sentence, 'warning'));
+    else if (t.state === 'booting') problems.push(problem('trial-booting', t.sentence, 'warning'));
+    if (t.unavailable) problems.push(problem('trial-unavailable', `TRIAL_BOOT=yes, but ${t.unavailable}`, 'warning'));
   }
   return problems;
 }

@@ -1,11 +1,12 @@
 // /etc/default/kbackup: shell-style KEY=value lines. The pure parser (io/config-file.ts reads it).
 import { ConfigError } from './errors';
 import { DEFAULT_STEMS } from './names';
+import { didYouMean } from './spelling';
 
 export const ON_ERROR_VALUES = ['warn', 'fail'] as const;
 export const ON_PURGE_VALUES = ['keep', 'remove'] as const;
 export const YES_NO = ['yes', 'no'] as const;
-export const CONFIG_KEYS = ['ENABLED', 'KEEP', 'FILES', 'MIN_FREE_MB', 'ON_ERROR', 'ON_PURGE'] as const;
+export const CONFIG_KEYS = ['ENABLED', 'KEEP', 'FILES', 'MIN_FREE_MB', 'ON_ERROR', 'ON_PURGE', 'TRIAL_BOOT'] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -18,6 +19,13 @@ export interface Config {
   minFreeMb: number | 'auto';
   onError: (typeof ON_ERROR_VALUES)[number];
   onPurge: (typeof ON_PURGE_VALUES)[number];
+  /** TRIAL_BOOT=yes: the first start of a new default is a one-time trial (see model/trial.ts). */
+  trialBoot: boolean;
+  /**
+   * The lines a lenient reading could not use (a hook facing a broken file). While there are any,
+   * kbackup deletes nothing: a typo must never cost the backups the admin asked to keep.
+   */
+  problems?: readonly string[];
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -27,6 +35,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   minFreeMb: 'auto',
   onError: 'warn',
   onPurge: 'keep',
+  trialBoot: false,
 });
 
 const STEM_RE = /^[A-Za-z][A-Za-z0-9._]*$/;
@@ -66,11 +75,32 @@ function stripComment(line: string): string {
 
 /** Parses the file's text; every error names the file, the line and what is accepted. */
 export function parseConfig(text: string, file: string): Config {
+  const { config, problems } = parseConfigLenient(text, file);
+  if (problems.length > 0) throw problems[0]!;
+  return config;
+}
+
+/**
+ * Parses what can be read: every good line applies, every bad one becomes a problem (and its key
+ * keeps its default, or its first good value). A hook uses this so that one typo does not throw
+ * away KEEP=10 or ENABLED=no.
+ */
+export function parseConfigLenient(text: string, file: string): { config: Config; problems: ConfigError[] } {
   const config: Config = { ...DEFAULT_CONFIG, files: [...DEFAULT_CONFIG.files] };
+  const problems: ConfigError[] = [];
   const seen = new Map<string, number>();
   const lines = text.split('\n');
   lines.forEach((rawLine, index) => {
-    const lineNo = index + 1;
+    try {
+      parseLine(rawLine, index + 1);
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw err;
+      problems.push(err);
+    }
+  });
+  return { config, problems };
+
+  function parseLine(rawLine: string, lineNo: number): void {
     const at = `${file}:${lineNo}`;
     const line = stripComment(rawLine).trim();
     if (line === '') return;
@@ -83,7 +113,8 @@ export function parseConfig(text: string, file: string): Config {
     }
     const value = unquote(m[2]!);
     if (!(CONFIG_KEYS as readonly string[]).includes(key)) {
-      throw new ConfigError(`${at}: unknown key ${key} (known keys: ${CONFIG_KEYS.join(', ')})`);
+      const meant = didYouMean(CONFIG_KEYS, key);
+      throw new ConfigError(`${at}: unknown key ${key}${meant ? ` (did you mean ${meant}?)` : ''} (known keys: ${CONFIG_KEYS.join(', ')})`);
     }
     if (value === undefined) {
       throw new ConfigError(`${at}: ${key} has a value kbackup cannot read without a shell; use a plain or quoted literal`);
@@ -91,10 +122,9 @@ export function parseConfig(text: string, file: string): Config {
     if (seen.has(key)) {
       throw new ConfigError(`${at}: ${key} is already set on line ${seen.get(key)}`);
     }
-    seen.set(key, lineNo);
     applyKey(config, key as ConfigKey, value, at);
-  });
-  return config;
+    seen.set(key, lineNo);
+  }
 }
 
 function oneOf<T extends string>(values: readonly T[], value: string, key: string, at: string): T {
@@ -145,6 +175,9 @@ function applyKey(config: Config, key: ConfigKey, value: string, at: string): vo
       return;
     case 'ON_PURGE':
       config.onPurge = oneOf(ON_PURGE_VALUES, value, key, at);
+      return;
+    case 'TRIAL_BOOT':
+      config.trialBoot = oneOf(YES_NO, value, key, at) === 'yes';
       return;
   }
 }

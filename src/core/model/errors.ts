@@ -38,10 +38,30 @@ export class InternalError extends KbackupError {
   readonly exitCode = EXIT.runtime;
 }
 
-/** Wraps a Node system error with what kbackup was doing, keeping errno for callers. */
+/**
+ * What a system error means to an admin, and what to do about it: the errno text Node gives
+ * ("EROFS: read-only file system, copyfile '…' -> '…'") says neither.
+ */
+const ERRNO_ADVICE: Record<string, string> = {
+  ENOENT: 'it does not exist',
+  ENOTDIR: 'a part of the path is not a directory',
+  EROFS: 'the filesystem is mounted read-only; remount it read-write (mount -o remount,rw /boot) and try again',
+  EACCES: 'permission denied; run kbackup as root',
+  EPERM: 'the operation is not permitted; run kbackup as root (and check for chattr +i)',
+  ENOSPC: 'no space is left on the device; free space (kbackup prune, apt autoremove) and try again',
+  EDQUOT: 'the disk quota is exhausted; free space and try again',
+  EIO: 'an I/O error; the disk may be failing (see dmesg)',
+  EISDIR: 'it is a directory',
+  EBUSY: 'it is busy; try again',
+  EMFILE: 'too many open files; try again',
+  ENAMETOOLONG: 'the name is too long',
+  ELOOP: 'too many symbolic links',
+};
+
+/** Wraps a Node system error with what kbackup was doing, keeping errno for callers (err.cause). */
 export function ioError(doing: string, err: unknown): IoError {
-  const e = err as NodeJS.ErrnoException;
-  const why = e && typeof e === 'object' && 'code' in e && e.code ? `${e.code}: ${e.message}` : String(err);
+  const code = errnoOf(err);
+  const why = code !== undefined ? (ERRNO_ADVICE[code] ?? `the system said ${code}`) : err instanceof Error ? err.message : String(err);
   return new IoError(`${doing}: ${why}`, { cause: err });
 }
 

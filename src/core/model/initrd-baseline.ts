@@ -80,20 +80,3 @@ export function describeBaselineRole(role: BaselineRole): string {
       return 'the next older kernel';
   }
 }
-
-// ---------------------------------------------------------------------------------------------
-// The initramfs generator: advice must name a command that exists on the machine.
-
-export const GENERATORS = ['initramfs-tools', 'dracut'] as const;
-export type Generator = (typeof GENERATORS)[number];
-
-export function rebuildCommand(generator: Generator, version: string): string {
-  return generator === 'dracut' ? `dracut -f --kver ${version}` : `update-initramfs -u -k ${version}`;
-}
-
-export function addModulesAdvice(generator: Generator, modules: readonly string[]): string {
-  const them = modules.length > 1 ? 'them' : 'it';
-  return generator === 'dracut'
-    ? `add ${them} to add_drivers+=" ${modules.join(' ')} " in a file in /etc/dracut.conf.d/`
-    : `add ${them} to /etc/initramfs-tools/modules (or set MODULES=most in /etc/initramfs-tools/initramfs.conf)`;
-}

@@ -1,5 +1,6 @@
 // Is a regenerated initrd still able to boot this machine? Pure: no fs, no child_process. The I/O that
-// fills these values (listing an image, hashing its config files, walking /sys) is in initrd.ts.
+// fills these values (listing an image, hashing its config files, walking /sys) is in
+// io/initrd-image.ts and io/root-drivers.ts.
 //
 // Both field reports kbackup was made from were broken by a *regenerated* initrd, not by the new kernel:
 // an empty modules.dep (12 module files where the previous image held 816) and an md array that the
@@ -16,12 +17,13 @@
 // | `initrd-unreadable`           | error    | the live image cannot be listed (missing, truncated, unknown compression) |
 // | `initrd-previous-unreadable`  | warning  | the previous image cannot be listed, so there is nothing to compare with |
 // | `initrd-modules-dep-empty`    | error    | `lib/modules/V/modules.dep` in the image is missing or empty while the image holds module files, or while the previous image held modules with a non-empty modules.dep: modprobe inside the initrd can then load nothing |
-// | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer; or it lacks a storage or file system driver (STORAGE_MODULES) the previous image held and its kernel does not build in |
+// | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer; or, where the driver chain of `/` is not known, it lacks a storage or file system driver (STORAGE_MODULES) the previous image held and its kernel does not build in |
 // | `initrd-kernel-mismatch`      | error    | the image's modules are for another kernel version than its file name says |
 // | `initrd-root-driver-missing`  | error    | a module the block device behind `/` needs (e.g. virtio_blk, nvme, dm_crypt, raid1, ext4) is neither built into the kernel nor in the image |
 // | `initrd-config-changed`       | warning  | configuration files inside the image (mdadm.conf, crypttab, conf.d/…) differ from the same kernel's previous image; listed by name |
 // | `initrd-rebuilt-unkept`       | warning  | dracut is the generator and no boot is recorded: a rebuild outside a kernel update leaves no previous image to keep |
-import { addModulesAdvice, describeBaselineRole, rebuildCommand, type BaselineRole, type Generator } from './initrd-baseline';
+import { addModulesAdvice, depmodCommand, rebuildInitrdCommand, type Generator } from './advice';
+import { describeBaselineRole, type BaselineRole } from './initrd-baseline';
 import { problem, type Problem } from './problems';
 
 /** Below this share of the previous module count, the new image has lost its modules. */
@@ -313,7 +315,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
   const problems: Problem[] = [];
   const generator = context.generator ?? 'initramfs-tools';
   const version = live.nameVersion ?? live.kernelVersions[0];
-  const rebuild = version !== undefined ? rebuildCommand(generator, version) : generator === 'dracut' ? 'dracut -f' : 'update-initramfs -u';
+  const rebuild = rebuildInitrdCommand(version, generator);
   const liveName = imageName(live.path);
   if (live.error !== undefined) {
     if (live.errorKind === 'tool-missing') {
@@ -345,7 +347,7 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
     problems.push(
       problem(
         'initrd-modules-dep-empty',
-        `${where} in ${liveName} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run depmod${version ? ` ${version}` : ' -a'}, then ${rebuild}`,
+        `${where} in ${liveName} ${state} (${live.moduleFiles} module files): modprobe in the initrd can load nothing, as when depmod (kmod) is broken; fix kmod, run ${depmodCommand(version)}, then ${rebuild}`,
       ),
     );
   }
@@ -353,7 +355,11 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
   if (prev !== undefined) {
     const lost = prev.moduleFiles - live.moduleFiles;
     const present = new Set(live.modules);
-    const storageLost = prev.modules.filter((m) => STORAGE_MODULES.has(m) && !present.has(m) && !context.builtin?.has(m));
+    // Where the driver chain of `/` is known, it alone says which drivers matter (md modules an old
+    // image held are no loss on a machine whose root is not on md); elsewhere (--root, a chroot, a
+    // container) a storage driver the previous image held is taken to matter.
+    const chainKnown = needs !== undefined && needs.modules.length > 0;
+    const storageLost = chainKnown ? [] : prev.modules.filter((m) => STORAGE_MODULES.has(m) && !present.has(m) && !context.builtin?.has(m));
     const countDropped = lost >= DROP_MIN_LOST && live.moduleFiles < prev.moduleFiles * DROP_RATIO;
     if (countDropped || storageLost.length > 0) {
       const what = countDropped

@@ -5,7 +5,7 @@ import { minFreeBytes, type Config } from './config';
 import { isComplete, isReadableFile, setBytes, setsOf, type BackupSet, type BootFile, type BootModel } from './boot-model';
 import { backupFileName, backupSuffix, isImageStem, liveFileName, setId } from './names';
 import type { Manifest } from './manifest';
-import { mib } from './size';
+import { humanSize, MIB } from './size';
 
 export interface CopyStep {
   stem: string;
@@ -121,11 +121,13 @@ export interface BackupInput {
   stamp: string;
   sources: SourceFile[];
   freeBytes: number;
+  /** Size of the filesystem holding /boot, when known (a MIN_FREE_MB larger than it can never be met). */
+  totalBytes?: number | undefined;
   /**
-   * True when the sources are byte-identical to the newest backup of the version (the reader
-   * compares sizes first and hashes only when they match).
+   * The ID of a backup set of the version that already holds these bytes, whichever it is (after a
+   * restore, an older one). The reader compares sizes first and hashes only when they match.
    */
-  identicalToNewest: boolean;
+  identicalTo?: string | undefined;
   /** Sets that must survive this run whatever KEEP says (the set a restore is putting back). */
   protectedIds?: readonly string[];
 }
@@ -140,7 +142,9 @@ export function planBackup(input: BackupInput): BackupPlan {
   const minFree = minFreeBytes(config, liveBytes);
   const needed = sources.reduce((n, s) => n + s.file.size, 0);
   const base: BackupPlan = { version, copies: [], deletes: [], space: { free: input.freeBytes, needed, minFree } };
-  const prunePolicy = (keep: number) => keepPolicy(existing, keep, isProtected);
+  // A broken configuration deletes nothing, whatever the settings it could read say.
+  const mayDelete = (config.problems?.length ?? 0) === 0;
+  const prunePolicy = (keep: number) => (mayDelete ? keepPolicy(existing, keep, isProtected) : []);
 
   if (!image && !initrd) {
     return { ...base, skip: { reason: 'nothing-to-back-up', message: `no kernel ${version} in the boot directory yet: nothing to back up`, warn: false } };
@@ -157,13 +161,18 @@ export function planBackup(input: BackupInput): BackupPlan {
     };
   }
   if (config.keep === 0) {
-    return { ...base, deletes: prunePolicy(0), skip: { reason: 'keep-zero', message: 'KEEP=0: no backups are kept', warn: false } };
+    // KEEP=0 stops new backups; the existing ones go only by an explicit prune. A hook never
+    // deletes the last sets of the kernel it is about to replace.
+    return {
+      ...base,
+      skip: { reason: 'keep-zero', message: `KEEP=0: no new backups are made (existing ones stay until kbackup prune removes them)`, warn: false },
+    };
   }
-  if (input.identicalToNewest) {
+  if (input.identicalTo !== undefined) {
     return {
       ...base,
       deletes: prunePolicy(config.keep),
-      skip: { reason: 'identical', message: `the files of ${version} are identical to its newest backup ${existing[0]?.id}; not copied again`, warn: false },
+      skip: { reason: 'identical', message: `the files of ${version} are identical to its backup ${input.identicalTo}; not copied again`, warn: false },
     };
   }
 
@@ -173,7 +182,9 @@ export function planBackup(input: BackupInput): BackupPlan {
   // that makes the backup fit: nothing is deleted in vain.
   const policy = prunePolicy(config.keep - 1);
   const policyIds = new Set(policy.map((d) => d.id));
-  const candidates = [
+  const candidates = !mayDelete
+    ? []
+    : [
     ...policy.slice().reverse(),
     ...existing
       .filter((s) => !policyIds.has(s.id) && !isProtected(s.id))
@@ -188,18 +199,17 @@ export function planBackup(input: BackupInput): BackupPlan {
     available += d.bytes;
   }
   if (available - needed < minFree) {
-    return {
-      ...base,
-      deletes: prunePolicy(config.keep),
-      skip: {
-        reason: 'no-space',
-        message:
-          `not enough space in the boot directory for a backup of ${version}: it needs ${mib(needed)} and ${mib(minFree)} must stay free ` +
-          `for the update itself (MIN_FREE_MB), but only ${mib(input.freeBytes)} is free` +
-          (existing.length > 0 ? ` (${mib(available - input.freeBytes)} more even after removing every older backup of ${version})` : ''),
-        warn: true,
-      },
-    };
+    const total = input.totalBytes;
+    // A reserve larger than the whole filesystem can never be met: say so, and what would fit.
+    const tooLarge = typeof config.minFreeMb === 'number' && total !== undefined && minFree >= total;
+    const message = tooLarge
+      ? `MIN_FREE_MB=${config.minFreeMb} (${humanSize(minFree)}) is larger than the whole filesystem of /boot (${humanSize(total)}), so no backup can ever fit; ` +
+        `set MIN_FREE_MB=auto, or a number below ${Math.max(0, Math.floor((total - needed) / MIB))}, in /etc/default/kbackup`
+      : `not enough space in /boot for a backup of ${version}: it needs ${humanSize(needed)} plus the MIN_FREE_MB reserve of ${humanSize(minFree)} ` +
+        `(so that the update itself fits), but only ${humanSize(input.freeBytes)} is free` +
+        (existing.length > 0 && mayDelete ? `, even after removing every older backup of ${version}` : '') +
+        '; free space in /boot (kbackup prune, or remove old kernels with apt autoremove) or lower MIN_FREE_MB';
+    return { ...base, deletes: prunePolicy(config.keep), skip: { reason: 'no-space', message, warn: true } };
   }
   const beforeIds = new Set(before.map((d) => d.id));
   const after = policy.filter((d) => !beforeIds.has(d.id));
@@ -213,14 +223,38 @@ export function planBackup(input: BackupInput): BackupPlan {
 }
 
 /** Keep `keep` newest sets of each version (or only of `version`); whole sets, oldest first out. */
-export function planPrune(model: BootModel, keep: number, version?: string): DeleteSet[] {
+export function planPrune(model: BootModel, keep: number, version?: string, protectedIds: readonly string[] = []): DeleteSet[] {
   const versions = version ? [version] : [...new Set(model.sets.map((s) => s.version))];
-  return versions.flatMap((v) => keepPolicy(setsOf(model, v), keep));
+  return versions.flatMap((v) => keepPolicy(setsOf(model, v), keep, (id) => protectedIds.includes(id)));
 }
 
-/** Every set of a purged kernel (ON_PURGE=remove). */
-export function planPurge(model: BootModel, version: string): DeleteSet[] {
-  return setsOf(model, version).map((s) => deleteSet(s, 'purge'));
+/**
+ * What in a prune deserves a person's yes (see `prune --yes`): removing every complete set of a
+ * version, or the set GRUB boots by default (`defaultImage`: the file name grub.cfg's default entry
+ * boots, or else the first entry update-grub would make).
+ */
+export function pruneRisks(model: BootModel, deletes: readonly DeleteSet[], defaultImage?: string): string[] {
+  const deleting = new Set(deletes.map((d) => d.id));
+  const risks: string[] = [];
+  for (const version of new Set(deletes.map((d) => model.sets.find((s) => s.id === d.id)?.version))) {
+    if (version === undefined) continue;
+    const complete = setsOf(model, version).filter(isComplete);
+    if (complete.length > 0 && complete.every((s) => deleting.has(s.id))) {
+      risks.push(`every backup of ${version} (${complete.length} set${complete.length === 1 ? '' : 's'})`);
+    }
+  }
+  if (defaultImage !== undefined) {
+    const set = model.sets.find((s) => deleting.has(s.id) && [...s.files.values()].some((f) => f.name === defaultImage));
+    if (set) risks.push(`${set.id}, the set GRUB boots by default`);
+  }
+  return risks;
+}
+
+/** Every set of a purged kernel (ON_PURGE=remove), except the known-good's. */
+export function planPurge(model: BootModel, version: string, protectedIds: readonly string[] = []): DeleteSet[] {
+  return setsOf(model, version)
+    .filter((s) => !protectedIds.includes(s.id))
+    .map((s) => deleteSet(s, 'purge'));
 }
 
 export interface RestorePlan {
@@ -238,26 +272,61 @@ export function planRestore(set: BackupSet): RestorePlan {
 }
 
 export interface AdoptStep {
+  /** The set the renamed file belongs to afterwards (a new `.N` set when the name was taken). */
   id: string;
+  version: string;
   from: string;
   to: string;
 }
 
 export interface AdoptPlan {
   renames: AdoptStep[];
-  /** Legacy images that cannot be renamed because the kbackup name is taken. */
+  /**
+   * Files copied so that a legacy image moved to a new `.N` set keeps what GRUB booted it with:
+   * 10_linux pairs `vmlinuz-V~~backupT` with `initrd.img-V~~backupT`, which the kbackup set of the
+   * same name keeps. Initrd first, as for a backup.
+   */
+  copies: (CopyStep & { id: string })[];
+  /** Legacy images that cannot be renamed (none since a taken name moves the set to `.N`; kept for the report). */
   conflicts: { id: string; name: string; existing: string }[];
 }
 
-export function planAdopt(model: BootModel, allNames: ReadonlySet<string>): AdoptPlan {
-  const plan: AdoptPlan = { renames: [], conflicts: [] };
+/**
+ * The original script's `vmlinuz-V~~backupT` images get kbackup's `kernel-V~~backupT` name. When
+ * that name is taken by a kbackup set of the same minute, the legacy set takes the next free `.N`
+ * instead, with copies of the other files GRUB paired it with.
+ */
+export function planAdopt(model: BootModel, allNames: ReadonlySet<string>, manifest?: Manifest): AdoptPlan {
+  const plan: AdoptPlan = { renames: [], copies: [], conflicts: [] };
+  const taken = new Set(allNames);
   for (const set of model.sets) {
     const image = set.legacyImage;
     if (!image) continue;
     const to = backupFileName('vmlinuz', set.version, set.suffix);
     if (image.name === to) continue;
-    if (allNames.has(to)) plan.conflicts.push({ id: set.id, name: image.name, existing: to });
-    else plan.renames.push({ id: set.id, from: image.name, to });
+    if (!taken.has(to)) {
+      plan.renames.push({ id: set.id, version: set.version, from: image.name, to });
+      taken.add(to);
+      continue;
+    }
+    const ids = new Set([...model.sets.map((s) => s.id), ...plan.renames.map((r) => r.id)]);
+    const isFree = (n: number) => {
+      const sfx = backupSuffix(set.stamp, n);
+      return !ids.has(setId(set.version, sfx)) && ![...set.files.keys(), 'vmlinuz'].some((stem) => taken.has(backupFileName(stem, set.version, sfx)));
+    };
+    let seq = Number(/\.(\d+)$/.exec(freeSuffix(model, set.version, set.stamp, manifest))?.[1] ?? 1);
+    while (!isFree(seq)) seq++;
+    const suffix = backupSuffix(set.stamp, seq);
+    const id = setId(set.version, suffix);
+    const others = [...set.files.entries()].filter(([stem, f]) => !isImageStem(stem) && isReadableFile(f)).sort(([a], [b]) => copyOrder(a, b));
+    for (const [stem, f] of others) {
+      const copyTo = backupFileName(stem, set.version, suffix);
+      plan.copies.push({ id, stem, from: f.name, to: copyTo, size: f.size });
+      taken.add(copyTo);
+    }
+    const newImage = backupFileName('vmlinuz', set.version, suffix);
+    plan.renames.push({ id, version: set.version, from: image.name, to: newImage });
+    taken.add(newImage);
   }
   return plan;
 }

@@ -18,9 +18,15 @@ export const FINDING_TEXT: Record<FileFindingKind, string> = {
   changed: 'no longer matches its recorded sha256',
 };
 
-/** `list`'s verified: recorded, and every file is a regular file whose size and mtime still match. */
+/**
+ * `list`'s verified: recorded, every recorded file still there, and every file a regular file whose
+ * size and mtime still match. `check` and `restore` go further and compare the sha256 (compareWithRecord),
+ * so a set list calls verified is one they find nothing missing in.
+ */
 export function matchesRecordCheaply(set: BackupSet, recorded: ManifestSet | undefined): boolean {
   if (!recorded) return false;
+  const onDisk = new Set([...set.files.values()].map((f) => f.name));
+  if (!recorded.files.every((r) => onDisk.has(r.name))) return false;
   const byName = new Map(recorded.files.map((m) => [m.name, m]));
   return [...set.files.values()].every((f) => {
     const r = byName.get(f.name);

@@ -6,11 +6,12 @@ import { installedPackageVersion } from '../io/dpkg';
 import { sha256File } from '../io/files';
 import { writeManifest } from '../io/manifest';
 import { statSource } from '../io/scan';
-import { freeBytes } from '../io/space';
+import { bootSpace } from '../io/space';
 import type { World } from '../world';
 import { setsOf } from '../model/boot-model';
 import type { Config } from '../model/config';
 import { UsageError } from '../model/errors';
+import { compareDebianVersions } from '../model/version';
 import { manifestSet, withSet, withoutSets, type Manifest, type ManifestSet, type Origin } from '../model/manifest';
 import { assertSafeVersion, formatStamp, liveFileName } from '../model/names';
 import { backupSources, planBackup, type BackupPlan, type SourceFile } from '../model/plan';
@@ -25,34 +26,46 @@ export function packageVersionFromMaintParams(params: string | undefined): strin
 }
 
 /**
- * True when the sources are byte-identical to the same stems of the newest backup of `version`
- * (all stems, or only `stems`: the initramfs hook asks about the initrd alone). Sizes are compared
- * first; files are hashed only when all sizes match (a retried preinst, a reinstall), so the
- * normal update path reads nothing twice.
+ * The backup set of `version` that already holds these bytes, if any: every set is compared, not
+ * only the newest (after a restore the live files are an older set's). All stems, or only `stems`
+ * (the initramfs hook asks about the initrd alone). Sizes are compared first; files are hashed only
+ * when all sizes match (a retried preinst, a reinstall, a restore), and each source at most once,
+ * so the normal update path reads nothing twice.
  */
-async function identicalToNewest(
+async function identicalSet(
   state: State,
   manifest: Manifest,
   version: string,
   sources: SourceFile[],
   options: { knownHashes?: Map<string, string> | undefined; stems?: readonly string[] | undefined } = {},
-): Promise<boolean> {
-  const newest = setsOf(state.model, version)[0];
+): Promise<string | undefined> {
   const compared = options.stems ? sources.filter((s) => options.stems!.includes(s.stem)) : sources;
-  if (!newest || compared.length === 0) return false;
-  if (!options.stems && newest.files.size !== sources.length) return false;
-  for (const s of compared) {
-    const b = newest.files.get(s.stem);
-    if (!b || b.size !== s.file.size) return false;
+  if (compared.length === 0) return undefined;
+  const sourceHashes = new Map(options.knownHashes);
+  const sourceHash = async (s: SourceFile) => {
+    let h = sourceHashes.get(s.stem);
+    if (h === undefined) {
+      h = await sha256File(path.join(state.paths.boot, s.name));
+      sourceHashes.set(s.stem, h);
+    }
+    return h;
+  };
+  for (const set of setsOf(state.model, version)) {
+    if (!options.stems && set.files.size !== sources.length) continue;
+    if (!compared.every((s) => set.files.get(s.stem)?.size === s.file.size)) continue;
+    const recorded = manifestSet(manifest, set.id);
+    let same = true;
+    for (const s of compared) {
+      const b = set.files.get(s.stem)!;
+      const backupHash = recorded?.files.find((f) => f.name === b.name)?.sha256 ?? (await sha256File(path.join(state.paths.boot, b.name)).catch(() => undefined));
+      if (backupHash !== (await sourceHash(s))) {
+        same = false;
+        break;
+      }
+    }
+    if (same) return set.id;
   }
-  const recorded = manifestSet(manifest, newest.id);
-  for (const s of compared) {
-    const b = newest.files.get(s.stem)!;
-    const backupHash = recorded?.files.find((f) => f.name === b.name)?.sha256 ?? (await sha256File(path.join(state.paths.boot, b.name)));
-    const sourceHash = options.knownHashes?.get(s.stem) ?? (await sha256File(path.join(state.paths.boot, s.name)));
-    if (backupHash !== sourceHash) return false;
-  }
-  return true;
+  return undefined;
 }
 
 export interface BackupRequest {
@@ -62,7 +75,7 @@ export interface BackupRequest {
   /** Sources other than the live files (the initramfs hook's previous initrd). */
   overrides?: SourceFile[];
   knownHashes?: Map<string, string>;
-  /** Stems whose identity with the newest backup means "already kept" (default: all). */
+  /** Stems whose identity with a backup of the version means "already kept" (default: all). */
   dedupeStems?: readonly string[];
   protectedIds?: readonly string[];
   dryRun?: boolean;
@@ -76,6 +89,7 @@ export async function backupVersion(world: World, state: State, request: BackupR
   let manifest = request.dryRun ? state.manifest : await reconcileManifest(world, state);
   const sources = backupSources(model, config, request.version, request.overrides);
   const now = world.now();
+  const space = await bootSpace(paths.boot);
   const plan = planBackup({
     model,
     config,
@@ -83,9 +97,11 @@ export async function backupVersion(world: World, state: State, request: BackupR
     version: request.version,
     stamp: formatStamp(now),
     sources,
-    freeBytes: await freeBytes(paths.boot),
-    identicalToNewest: await identicalToNewest(state, manifest, request.version, sources, { knownHashes: request.knownHashes, stems: request.dedupeStems }),
-    protectedIds: request.protectedIds,
+    freeBytes: space.free,
+    totalBytes: space.total,
+    identicalTo: await identicalSet(state, manifest, request.version, sources, { knownHashes: request.knownHashes, stems: request.dedupeStems }),
+    // The known-good's sets survive every keep and space rule.
+    protectedIds: [...(request.protectedIds ?? []), ...state.knownGoodIds],
   });
   if (request.dryRun) return plan;
   const deleted = (n: string) => world.log.debug(`removed ${n}`);
@@ -136,15 +152,22 @@ export async function backupBeforeUpdate(world: World, config: Config, version: 
 /** `snapshot [VERSION]`: back up a kernel now (default: the running one). */
 export async function snapshot(world: World, config: Config, versionArg: string | undefined, dryRun: boolean): Promise<BackupPlan> {
   const version = assertSafeVersion(versionArg ?? world.uname());
+  // Refused before the lock, so that a mistyped version leaves nothing behind (not even /var/lib/kbackup).
+  const { model } = await readState(world, config);
+  if (!model.live.has(version)) {
+    const installed = [...model.live.keys()].sort(compareDebianVersions);
+    throw new UsageError(
+      `there is no kernel ${version} in /boot` +
+        (installed.length > 0 ? ` (installed kernels: ${installed.join(', ')})` : ' (no kernels are installed there)') +
+        (versionArg === undefined ? `; ${version} is the running kernel: name the kernel to back up, e.g. kbackup snapshot ${installed.at(-1) ?? 'VERSION'}` : ''),
+    );
+  }
   const plan = await backupLocked(
     world,
     config,
     { version, origin: 'snapshot', packageVersion: await installedPackageVersion(world, version), dryRun },
     COMMAND_LOCK_WAIT_MS,
   );
-  if (plan.skip?.reason === 'nothing-to-back-up') {
-    throw new UsageError(`there is no kernel ${version} in ${path.join(world.root, 'boot')} (kbackup list shows the versions with backups)`);
-  }
   return plan;
 }
 

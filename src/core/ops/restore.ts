@@ -10,27 +10,13 @@ import type { Config } from '../model/config';
 import { RefusedError, UsageError } from '../model/errors';
 import { manifestSet } from '../model/manifest';
 import { planRestore, type BackupPlan, type CopyStep, type RestorePlan } from '../model/plan';
+import { nearest } from '../model/spelling';
 import { backupVersion } from './backup';
 import { COMMAND_LOCK_WAIT_MS, readState, withLock, type State } from './state';
 import { restoreVerification } from './verify';
 
-/** Levenshtein distance, for "did you mean" on a mistyped ID. */
-function distance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = row[0]!;
-    row[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const cur = row[j]!;
-      row[j] = Math.min(row[j]! + 1, row[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = cur;
-    }
-  }
-  return row[b.length]!;
-}
-
 export function nearestIds(ids: readonly string[], wanted: string, count = 3): string[] {
-  return [...ids].sort((x, y) => distance(x, wanted) - distance(y, wanted) || (x < y ? -1 : 1)).slice(0, count);
+  return nearest(ids, wanted, count);
 }
 
 function findSet(state: State, id: string): BackupSet {
@@ -117,9 +103,13 @@ export async function restore(world: World, config: Config, id: string, options:
   });
 }
 
+/** Whether a restore runs update-grub: as asked, else only when acting on the real root. */
+export function updateGrubWanted(root: string, wanted: boolean | undefined): boolean {
+  return wanted ?? path.resolve(root) === '/';
+}
+
 async function updateGrubIfWanted(world: World, wanted: boolean | undefined): Promise<RestoreOutcome['updateGrub']> {
-  const onRealRoot = path.resolve(world.root) === '/';
-  if (wanted === false || (wanted === undefined && !onRealRoot)) return { ran: false, why: 'not-wanted' };
+  if (!updateGrubWanted(world.root, wanted)) return { ran: false, why: 'not-wanted' };
   const r = await runUpdateGrub(world);
   if (!r) return { ran: false, why: 'not-installed' };
   return { ran: true, code: r.code, stderr: r.stderr };

@@ -2,7 +2,8 @@
 // manifest in line with /boot before a change.
 import * as path from 'node:path';
 import { applyDeletes } from '../io/apply';
-import { onErrorFails, readConfig } from '../io/config-file';
+import { readBoots } from '../io/boots';
+import { readConfig, readConfigLenient, readConfigText } from '../io/config-file';
 import { isDirectory, sha256File } from '../io/files';
 import { acquireLock } from '../io/lock';
 import { readManifest, setManifestAside, writeManifest } from '../io/manifest';
@@ -10,8 +11,9 @@ import { scanBoot } from '../io/scan';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
 import { modelBoot, type BootModel, type BootScan } from '../model/boot-model';
-import { isValidStem, type Config } from '../model/config';
-import { emptyManifest, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
+import { knownGoodSetIds, type BootRecord } from '../model/boots';
+import { isValidStem, saysOnErrorFail, type Config } from '../model/config';
+import { emptyManifest, manifestHashes, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
 import { DEFAULT_STEMS, formatStamp } from '../model/names';
 import type { DeleteSet } from '../model/plan';
 
@@ -27,12 +29,24 @@ export interface State {
   model: BootModel;
   manifest: Manifest;
   manifestState: ManifestState;
+  /** Boot records, oldest first (boots.json); the newest is the known-good. */
+  boots: BootRecord[];
+  /** Backup sets holding the known-good's kernel image and initrd: no prune ever removes them. */
+  knownGoodIds: string[];
   manifestProblem?: string;
 }
 
 /** The configuration of this world: a missing default file means the defaults; a file named with --config must exist. */
 export function loadConfig(world: World, options: { mustExist?: boolean } = {}): Promise<Config> {
   return readConfig(world.configPath, options);
+}
+
+/**
+ * The settings every good line of the file gives, and its bad lines (each a ConfigError naming file
+ * and line). A config with problems makes kbackup delete nothing (Config.problems).
+ */
+export function loadConfigLenient(world: World, options: { mustExist?: boolean } = {}) {
+  return readConfigLenient(world.configPath, options);
 }
 
 /**
@@ -46,10 +60,16 @@ export function stemsOf(config: Config, manifest?: Manifest): string[] {
 
 export async function readState(world: World, config: Config): Promise<State> {
   const paths = pathsFor(world.root);
-  const read = await readManifest(paths.manifest);
+  const [read, boots] = await Promise.all([readManifest(paths.manifest), readBoots(paths.boots)]);
   const stems = stemsOf(config, read.manifest);
   const scan = await scanBoot(paths.boot, stems);
-  const state: State = { paths, config, stems, scan, model: modelBoot(scan), manifest: read.manifest, manifestState: read.state };
+  const model = modelBoot(scan);
+  const recorded = new Map(read.manifest.sets.map((s) => [s.id, manifestHashes(s)]));
+  const knownGoodIds = knownGoodSetIds(
+    boots.boots,
+    model.sets.map((s) => recorded.get(s.id) ?? { id: s.id }),
+  );
+  const state: State = { paths, config, stems, scan, model, manifest: read.manifest, manifestState: read.state, boots: boots.boots, knownGoodIds };
   if (read.state === 'corrupt') state.manifestProblem = read.reason;
   return state;
 }
@@ -108,8 +128,15 @@ export async function deleteSets(world: World, state: State, deletes: DeleteSet[
  * The ON_ERROR policy, in one place: whether a hook that failed should fail the kernel update.
  * From the configuration when it reads, else from a plain `ON_ERROR=fail` line in the file.
  */
-export function hookShouldFail(world: Pick<World, 'configPath'>, config?: () => Promise<Config>): Promise<boolean> {
-  return onErrorFails(world.configPath, config);
+export async function hookShouldFail(world: Pick<World, 'configPath'>, config?: () => Promise<Config>): Promise<boolean> {
+  if (config) {
+    try {
+      return (await config()).onError === 'fail';
+    } catch {
+      // a broken file: an admin who asked for failure still gets it (saysOnErrorFail)
+    }
+  }
+  return saysOnErrorFail(await readConfigText(world.configPath));
 }
 
 /** Acting on a root that is not there would only create one. */

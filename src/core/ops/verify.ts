@@ -38,7 +38,7 @@ export async function manifestMismatches(state: State, version?: string): Promis
 export async function restoreVerification(state: State, set: BackupSet): Promise<string[]> {
   const recorded = manifestSet(state.manifest, set.id);
   if (!recorded) return [`${set.id} is not recorded in the manifest, so its checksums cannot be verified`];
+  // The same definition as list and check: a recorded file that is gone makes the set unverified.
   const findings = await verifySet(state, set, recorded, 'throw');
-  // restore reads the set's files: a recorded file that is gone (a stem dropped from FILES) is not its concern.
-  return findings.filter((f) => f.kind !== 'missing').map((f) => `${f.name} ${FINDING_TEXT[f.kind]}`);
+  return findings.map((f) => `${f.name} ${FINDING_TEXT[f.kind]}`);
 }
