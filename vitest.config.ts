@@ -1,9 +1,42 @@
+import * as path from 'node:path';
 import { defineConfig } from 'vitest/config';
+import { BaseSequencer, type TestSpecification } from 'vitest/node';
 
-// Two projects: the fast tiers run in parallel; the real-Debian tier (chroots, dpkg, qemu) runs one
-// file at a time with long timeouts, because every file shares the machine's 2 cores and one cache.
+/**
+ * Rough minutes of each real-Debian file on the 2-core CI machine (warm cache). The e2e tier runs in
+ * two forks; starting the longest files first keeps the two forks' shares even. Files not listed
+ * (new ones) count as medium.
+ */
+const E2E_MINUTES: Record<string, number> = {
+  'kernel-update.bookworm.test.ts': 9,
+  'new-abi.bookworm.test.ts': 6,
+  'new-abi.trixie.test.ts': 6,
+  'kernel-update.trixie.test.ts': 5,
+  'initrd-health.bookworm.test.ts': 4.5,
+  'dracut.trixie.test.ts': 4,
+  'initrd-health.trixie.test.ts': 2.5,
+  'package-cycle.bookworm.test.ts': 2.4,
+  'package-cycle.trixie.test.ts': 2.4,
+};
+
+class LongestFirst extends BaseSequencer {
+  override async sort(files: TestSpecification[]): Promise<TestSpecification[]> {
+    const sorted = await super.sort(files);
+    const minutes = (f: TestSpecification) => (f.moduleId.includes('/test/e2e/') ? (E2E_MINUTES[path.basename(f.moduleId)] ?? 5) : 0);
+    return [...sorted].sort((a, b) => minutes(b) - minutes(a));
+  }
+}
+
+// Two projects: the fast tiers run in parallel; the real-Debian tier (chroots, dpkg, qemu) runs two
+// files at a time (the machine has 2 cores; most of a file's time is single-threaded dpkg, depmod
+// and compression) with long timeouts. Files share one cache (.cache/e2e, its creation is locked)
+// and at most one qemu VM runs at a time (harness/qemu.ts takes a lock).
 export default defineConfig({
   test: {
+    sequence: { sequencer: LongestFirst },
+    // Two test files at a time across both projects (KBACKUP_TEST_WORKERS=1 runs one at a time).
+    maxWorkers: Number(process.env.KBACKUP_TEST_WORKERS ?? 2),
+    minWorkers: 1,
     projects: [
       {
         test: {
@@ -18,7 +51,7 @@ export default defineConfig({
           name: 'e2e',
           include: ['test/e2e/**/*.test.ts'],
           pool: 'forks',
-          poolOptions: { forks: { singleFork: true } },
+          poolOptions: { forks: { singleFork: false } },
           testTimeout: 1_200_000,
           hookTimeout: 1_800_000,
         },
