@@ -6,7 +6,7 @@
 set -euo pipefail
 want=${KBACKUP_DEPS:-test}
 build=(binutils debhelper dpkg-dev fakeroot lintian)
-test=(debootstrap qemu-system-x86 initramfs-tools-core zstd lz4 xz-utils cpio kmod util-linux hyperfine time)
+test=(debootstrap qemu-system-x86 ovmf fdisk mtools dosfstools e2fsprogs initramfs-tools-core zstd lz4 xz-utils cpio kmod util-linux hyperfine time)
 pkgs=("${build[@]}")
 [ "$want" = test ] && pkgs+=("${test[@]}")
 
