@@ -8,7 +8,7 @@ export default defineConfig({
       {
         test: {
           name: 'fast',
-          include: ['test/unit/**/*.test.ts', 'test/integration/**/*.test.ts'],
+          include: ['test/unit/**/*.test.ts', 'test/ops/**/*.test.ts', 'test/integration/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
         },

@@ -5,11 +5,11 @@ import { version as packageVersion } from '../package.json';
 import { runSnapshot } from './commands/backup';
 import { runCheck } from './commands/check';
 import type { CommandContext } from './commands/context';
-import { runDiffCommand } from './commands/diff-command';
+import { runDiffCommand } from './commands/diff';
 import { HOOK_KINDS, runHook, type HookKind } from './commands/hook';
 import { runAdopt, runList, runPrune } from './commands/manage';
 import { runRestore } from './commands/restore';
-import { UsageError } from './core/errors';
+import { UsageError } from './core/model/errors';
 
 export interface GlobalOptions {
   root: string;

@@ -1,11 +1,10 @@
 // The entry point: builds the real world, runs the CLI, and is the only place that turns errors
 // into exit codes and text.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as readline from 'node:readline/promises';
 import { version } from '../package.json';
 import type { GlobalOptions } from './cli';
-import { EXIT, InternalError, KbackupError, UsageError } from './core/errors';
+import { EXIT, InternalError, KbackupError, UsageError } from './core/model/errors';
 
 export async function main(argv: readonly string[]): Promise<number> {
   // `kbackup --version` is what scripts and the package's own checks call most: answer it without
@@ -17,7 +16,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   const [{ buildCli }, { makeContext }, { realWorld, stderrLogger }] = await Promise.all([
     import('./cli'),
     import('./commands/context'),
-    import('./core/world'),
+    import('./world'),
   ]);
   const verbose = argv.includes('-v') || argv.includes('--verbose');
   let code: number = EXIT.ok;
@@ -41,7 +40,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     await buildCli(argv, context, (c) => (code = c)).parseAsync();
     return code;
   } catch (err) {
-    if (err instanceof UsageError && commandOf(argv) === 'hook' && !(await hookShouldFail(argv))) {
+    const { hookShouldFail } = await import('./core/ops/state');
+    if (err instanceof UsageError && commandOf(argv) === 'hook' && !(await hookShouldFail({ configPath: hookConfigPath(argv) }))) {
       // dpkg's run-parts must not stop a kernel update over a hook's command line.
       process.stderr.write(`kbackup: warning: ${err.message} (the kernel update goes on: ON_ERROR=warn)\n`);
       return EXIT.ok;
@@ -66,16 +66,14 @@ function commandOf(argv: readonly string[]): string | undefined {
   return undefined;
 }
 
-/** ON_ERROR=fail in the configuration a hook would have read, found without the parser. */
-async function hookShouldFail(argv: readonly string[]): Promise<boolean> {
+/** The configuration file a hook would have read, found from a command line yargs refused. */
+function hookConfigPath(argv: readonly string[]): string {
   const valueOf = (name: string) => {
     const i = argv.indexOf(name);
     if (i >= 0) return argv[i + 1];
     return argv.find((a) => a.startsWith(`${name}=`))?.slice(name.length + 1);
   };
-  const file = valueOf('--config') ?? join(valueOf('--root') ?? '/', 'etc/default/kbackup');
-  const text = await readFile(file, 'utf8').catch(() => '');
-  return /^\s*ON_ERROR=["']?fail["']?\s*(#.*)?$/m.test(text);
+  return valueOf('--config') ?? join(valueOf('--root') ?? '/', 'etc/default/kbackup');
 }
 
 main(process.argv.slice(2)).then(

@@ -1,6 +1,7 @@
 // What every command gets: the world, a way to write to stdout, and the configuration (read lazily
 // so `--help` and `--version` never touch the disk).
-import { readConfig, type Config } from '../core/config';
+import type { Config } from '../core/model/config';
+import { loadConfig } from '../core/ops/state';
 import type { World } from '../core/world';
 
 export interface CommandContext {
@@ -25,6 +26,6 @@ export function makeContext(
     interactive: io.interactive,
     ask: io.ask,
     // The default file may be absent (a removed package's hooks); a file named with --config may not.
-    config: () => (config ??= readConfig(world.configPath, { mustExist: options.configExplicit })),
+    config: () => (config ??= loadConfig(world, { mustExist: options.configExplicit })),
   };
 }

@@ -1,6 +1,8 @@
 // Text for people. Plans render the same way for --dry-run and for a real run.
-import type { BackupPlan, DeleteSet } from '../core/plan';
-import { mib } from '../core/space';
+import type { Problem } from '../core/model/problems';
+import type { BackupPlan, DeleteSet } from '../core/model/plan';
+import { mib } from '../core/model/size';
+import type { CommandContext } from './context';
 
 export function renderDeletes(deletes: readonly DeleteSet[], dryRun: boolean): string[] {
   const verb = dryRun ? 'would remove' : 'removed';
@@ -20,6 +22,14 @@ export function renderBackupPlan(plan: BackupPlan, dryRun: boolean): string[] {
     `${dryRun ? 'would make' : 'made'} backup set ${plan.id} (${mib(plan.space.needed)}; ${mib(plan.space.free)} free before, ${mib(plan.space.minFree)} kept free)`,
   );
   return lines;
+}
+
+/** A hook's problems on stderr: errors as warnings, the rest as information. */
+export function renderProblems(ctx: CommandContext, problems: readonly Problem[]): void {
+  for (const p of problems) {
+    if (p.severity === 'error') ctx.world.log.warn(`${p.code}: ${p.message}`);
+    else ctx.world.log.info(`${p.code}: ${p.message}`);
+  }
 }
 
 export function table(rows: string[][]): string {

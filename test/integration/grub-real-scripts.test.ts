@@ -11,17 +11,14 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseGrubCfg, parseGrubenv, resolveDefaultEntry, type MenuNode } from '../../src/core/model/grub/grub-cfg';
 import {
   STOCK_EARLY_INITRDS,
   detectFlavour,
   grubMenuOrder,
-  parseGrubCfg,
-  parseGrubenv,
-  resolveDefaultEntry,
   type BootEntry,
   type GrubFlavour,
-  type MenuNode,
-} from '../../src/core/grub';
+} from '../../src/core/model/grub/menu-order';
 
 const REPO = path.resolve(__dirname, '../..');
 const CACHE = path.join(REPO, '.cache/grub-debs');

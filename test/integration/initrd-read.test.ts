@@ -10,10 +10,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiff } from '../../src/commands/diff';
-import { UsageError } from '../../src/core/errors';
-import { assessInitrd, imageLayout, listInitrdBackups, readInitrd, rootDriverNeeds, type MachinePaths } from '../../src/core/initrd';
-import { compareInitrd, diffInitrd } from '../../src/core/initrd-health';
-import { realExec, type World } from '../../src/core/world';
+import { UsageError } from '../../src/core/model/errors';
+import { imageLayout, readInitrd } from '../../src/core/io/initrd-image';
+import { rootDriverNeeds } from '../../src/core/io/root-drivers';
+import { assessInitrd, listInitrdBackups } from '../../src/core/ops/initrd';
+import type { MachinePaths, World } from '../../src/core/world';
+import { compareInitrd, diffInitrd } from '../../src/core/model/initrd-health';
+import { REAL_MACHINE, realExec } from '../../src/world';
 
 const REQUIRED_TOOLS = ['lsinitramfs', 'cpio', 'zstd', 'gzip', 'xz', 'lz4'] as const;
 const VERSION = '6.1.0-99-amd64';
@@ -28,6 +31,8 @@ function world(root = '/', exec: World['exec'] = realExec): World {
     log: { info: (m) => messages.push(m), warn: (m) => messages.push(m), debug: (m) => messages.push(m) },
     env: {},
     exec,
+    machine: REAL_MACHINE,
+    tmpdir: os.tmpdir(),
   };
 }
 
@@ -386,12 +391,12 @@ describe('rootDriverNeeds', () => {
     link(m, `${pci}/driver`, '../../../bus/pci/drivers/virtio-pci');
     mountinfo(m, '254:1', 'ext4', '/dev/vda1');
     builtin(m, ['kernel/drivers/base/firmware_loader/firmware_class.ko']);
-    const needs = await rootDriverNeeds(world(), { machine: machine(m) });
+    const needs = await rootDriverNeeds({ ...world(), machine: machine(m) });
     expect(needs).toEqual({ device: '/dev/vda1', modules: ['virtio_blk', 'virtio_pci', 'ext4'], builtin: [] });
 
     // modules.builtin decides, and a driver without a module link is built in.
     builtin(m, ['kernel/drivers/virtio/virtio_pci.ko']);
-    expect(await rootDriverNeeds(world(), { machine: machine(m) })).toEqual({ device: '/dev/vda1', modules: ['virtio_blk', 'ext4'], builtin: ['virtio_pci'] });
+    expect(await rootDriverNeeds({ ...world(), machine: machine(m) })).toEqual({ device: '/dev/vda1', modules: ['virtio_blk', 'ext4'], builtin: ['virtio_pci'] });
   });
 
   it('follows md RAID-1 on two AHCI disks: md_mod, raid1, sd_mod, ahci, and the file system', async () => {
@@ -415,7 +420,7 @@ describe('rootDriverNeeds', () => {
     link(m, 'sys/dev/block/9:0', '../../devices/virtual/block/md0');
     mountinfo(m, '9:0', 'xfs', '/dev/md0');
     builtin(m, ['kernel/drivers/md/md-mod.ko']);
-    const needs = await rootDriverNeeds(world(), { machine: machine(m) });
+    const needs = await rootDriverNeeds({ ...world(), machine: machine(m) });
     expect(needs.device).toBe('/dev/md0');
     expect(needs.modules).toEqual(['raid1', 'sd_mod', 'ahci', 'xfs']);
     expect(needs.builtin).toEqual(['md_mod', 'pcieport']);
@@ -435,29 +440,29 @@ describe('rootDriverNeeds', () => {
     link(m, 'sys/dev/block/253:1', '../../devices/virtual/block/dm-1');
     mountinfo(m, '253:1', 'ext4', '/dev/mapper/vg-root');
     builtin(m, []);
-    const needs = await rootDriverNeeds(world(), { machine: machine(m) });
+    const needs = await rootDriverNeeds({ ...world(), machine: machine(m) });
     expect(needs).toEqual({ device: '/dev/dm-1', modules: ['dm_mod', 'dm_crypt', 'nvme', 'ext4'], builtin: [] });
   });
 
   it('gives a note, not a guess, for overlay and virtiofs roots, --root, and a kernel without lib/modules', async () => {
     const m = fs.mkdtempSync(path.join(work, 'm-ct-'));
     mountinfo(m, '0:52', 'overlay', 'overlay');
-    let needs = await rootDriverNeeds(world(), { machine: machine(m) });
+    let needs = await rootDriverNeeds({ ...world(), machine: machine(m) });
     expect(needs.modules).toEqual([]);
     expect(needs.note).toMatch(/overlay.*not a local block device/);
 
     mountinfo(m, '0:30', 'virtiofs', 'myfs');
-    needs = await rootDriverNeeds(world(), { machine: machine(m) });
+    needs = await rootDriverNeeds({ ...world(), machine: machine(m) });
     expect(needs.note).toMatch(/virtiofs/);
 
-    needs = await rootDriverNeeds(world('/srv/other-root'), { machine: machine(m) });
+    needs = await rootDriverNeeds({ ...world('/srv/other-root'), machine: machine(m) });
     expect(needs).toEqual({ modules: [], builtin: [], note: expect.stringMatching(/--root \/srv\/other-root/) });
 
     const v = fs.mkdtempSync(path.join(work, 'm-nomods-'));
     file(v, 'sys/devices/pci0000:00/0000:00:02.0/virtio1/block/vda/size', '1\n');
     link(v, 'sys/dev/block/254:0', '../../devices/pci0000:00/0000:00:02.0/virtio1/block/vda');
     mountinfo(v, '254:0', 'ext4', '/dev/vda');
-    needs = await rootDriverNeeds(world(), { machine: machine(v) });
+    needs = await rootDriverNeeds({ ...world(), machine: machine(v) });
     expect(needs.modules).toEqual([]);
     expect(needs.note).toMatch(/has no lib\/modules/);
   });

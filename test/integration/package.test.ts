@@ -7,9 +7,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { version } from '../../package.json';
-import { CHECK_CODES } from '../../src/core/check';
-import { INITRD_PROBLEM_CODES } from '../../src/core/initrd-health';
-import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig } from '../../src/core/config';
+import { CHECK_CODES } from '../../src/core/model/check';
+import { INITRD_PROBLEM_CODES } from '../../src/core/model/initrd-health';
+import { CONFIG_KEYS, DEFAULT_CONFIG, parseConfig } from '../../src/core/model/config';
 
 const repo = path.resolve(__dirname, '../..');
 const deb = path.join(repo, 'dist', `kbackup_${version}_amd64.deb`);

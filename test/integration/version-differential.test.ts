@@ -12,7 +12,7 @@ import {
   sortLikeSortV,
   type DpkgRelation,
   type Ordering,
-} from '../../src/core/version';
+} from '../../src/core/model/version';
 
 const SEED = process.env.KBACKUP_VERSION_SEED
   ? Number(process.env.KBACKUP_VERSION_SEED) >>> 0

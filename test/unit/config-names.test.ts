@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_CONFIG, minFreeBytes, parseConfig } from '../../src/core/config';
-import { backupFileName, formatStamp, isBackupFileName, parseBootName, versionProblem } from '../../src/core/names';
+import { DEFAULT_CONFIG, minFreeBytes, parseConfig } from '../../src/core/model/config';
+import { backupFileName, formatStamp, isBackupFileName, parseBootName, versionProblem } from '../../src/core/model/names';
 
 describe('parseConfig', () => {
   it('reads the shipped defaults, comments, quotes and export', () => {

@@ -1,23 +1,16 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { GRUBENV_SIGNATURE, grubPathBasename, parseGrubCfg, parseGrubenv, resolveDefaultEntry, type GrubMenu, type MenuEntry, type MenuNode } from '../../src/core/model/grub/grub-cfg';
 import {
-  GRUBENV_SIGNATURE,
   detectFlavour,
   grubKernelVersion,
-  grubPathBasename,
   grubMenuOrder,
   initrdCandidates,
   isGrubGarbage,
-  parseGrubCfg,
-  parseGrubenv,
-  resolveDefaultEntry,
   type BootEntry,
   type GrubFlavour,
-  type GrubMenu,
-  type MenuEntry,
-  type MenuNode,
-} from '../../src/core/grub';
+} from '../../src/core/model/grub/menu-order';
 
 const FIXTURES = path.resolve(__dirname, '../fixtures/grub');
 const FLAVOURS: GrubFlavour[] = ['dpkg', 'sort-v'];

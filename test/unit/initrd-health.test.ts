@@ -13,7 +13,7 @@ import {
   parseListing,
   summarizeListing,
   type InitrdSummary,
-} from '../../src/core/initrd-health';
+} from '../../src/core/model/initrd-health';
 
 const FIXTURES = path.join(__dirname, '../fixtures/initrd');
 const V = '6.1.0-50-amd64';

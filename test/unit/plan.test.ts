@@ -1,11 +1,11 @@
 // The planners, table-driven and in memory: no fs, no clock.
 import { describe, expect, it } from 'vitest';
-import { modelBoot } from '../../src/core/boot-model';
-import { DEFAULT_CONFIG, type Config } from '../../src/core/config';
-import { emptyManifest } from '../../src/core/manifest';
-import { parseBootName } from '../../src/core/names';
-import { backupSources, planAdopt, planBackup, planPrune, planPurge, planRestore } from '../../src/core/plan';
-import type { BootFile, BootScan } from '../../src/core/scan';
+import { modelBoot } from '../../src/core/model/boot-model';
+import { DEFAULT_CONFIG, type Config } from '../../src/core/model/config';
+import { emptyManifest } from '../../src/core/model/manifest';
+import { parseBootName } from '../../src/core/model/names';
+import { backupSources, planAdopt, planBackup, planPrune, planPurge, planRestore } from '../../src/core/model/plan';
+import type { BootFile, BootScan } from '../../src/core/model/boot-model';
 
 const V = '6.1.0-18-amd64';
 const MiB = 1024 * 1024;

@@ -16,7 +16,7 @@ import {
   type DpkgExitStatus,
   type DpkgRelation,
   type Ordering,
-} from '../../src/core/version';
+} from '../../src/core/model/version';
 
 const V = '6.1.0-18-amd64';
 const BACKUP = `${V}~~backup202611222040`;

@@ -1,0 +1,37 @@
+// Small file reads every layer above needs, each in one place.
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import * as fs from 'node:fs/promises';
+import { errnoOf } from '../model/errors';
+
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  const stream = createReadStream(file, { highWaterMark: 4 * 1024 * 1024 });
+  for await (const chunk of stream) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/** Whether anything (a file, a directory, a dangling link) has this name. */
+export async function exists(file: string): Promise<boolean> {
+  return fs.lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function isDirectory(dir: string): Promise<boolean> {
+  return fs.stat(dir).then(
+    (st) => st.isDirectory(),
+    () => false,
+  );
+}
+
+/** A text file's content, or undefined when it (or a directory above it) does not exist. */
+export async function readText(file: string): Promise<string | undefined> {
+  try {
+    return await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT' || errnoOf(err) === 'ENOTDIR') return undefined;
+    throw err;
+  }
+}

@@ -1,0 +1,4 @@
+// A backed-up kernel and initrd boot under qemu on Debian 13 (trixie); the test is in qemu-boot.cases.ts.
+import { qemuBootTests } from './qemu-boot.cases';
+
+qemuBootTests('trixie');
