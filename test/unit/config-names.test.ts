@@ -4,8 +4,8 @@ import { backupFileName, formatStamp, isBackupFileName, parseBootName, versionPr
 
 describe('parseConfig', () => {
   it('reads the shipped defaults, comments, quotes and export', () => {
-    const c = parseConfig('# kbackup\nENABLED=yes\nKEEP="7"   # seven\nexport FILES=\'vmlinuz initrd.img\'\nMIN_FREE_MB=64\nON_ERROR=fail\nON_PURGE=remove\n', 'f');
-    expect(c).toEqual({ enabled: true, keep: 7, files: ['vmlinuz', 'initrd.img'], minFreeMb: 64, onError: 'fail', onPurge: 'remove' });
+    const c = parseConfig('# kbackup\nENABLED=yes\nKEEP="7"   # seven\nexport FILES=\'vmlinuz initrd.img\'\nMIN_FREE_MB=64\nON_ERROR=fail\nON_PURGE=remove\nTRIAL_BOOT=yes\n', 'f');
+    expect(c).toEqual({ enabled: true, keep: 7, files: ['vmlinuz', 'initrd.img'], minFreeMb: 64, onError: 'fail', onPurge: 'remove', trialBoot: true });
     expect(parseConfig('', 'f')).toEqual(DEFAULT_CONFIG);
   });
   it.each([
@@ -14,6 +14,7 @@ describe('parseConfig', () => {
     ['ENABLED=true', 'ENABLED="true" is not valid (accepted: yes, no)'],
     ['ON_ERROR=stop', '(accepted: warn, fail)'],
     ['ON_PURGE=delete', '(accepted: keep, remove)'],
+    ['TRIAL_BOOT=1', 'TRIAL_BOOT="1" is not valid (accepted: yes, no)'],
     ['MIN_FREE_MB=lots', '(accepted: auto, or a whole number of MiB)'],
     ['FILES=initrd.img', 'FILES must include the kernel image'],
     ['FILES=vmlinuz', 'FILES must include initrd.img'],

@@ -407,6 +407,58 @@ describe('resolveDefaultEntry', () => {
     expect(resolved.entry?.position).toEqual(value.startsWith('1>') ? [1, 0] : [0]);
   });
 
+  // kbackup's /etc/grub.d/08_kbackup as it is shipped (packaging/grub.d/08_kbackup with TRIAL_BOOT=yes),
+  // placed after 00_header as grub-mkconfig places it.
+  const SNIPPET = [
+    'if [ "${kbackup_trial}" = armed ] ; then',
+    '  if [ -n "${kbackup_trial_entry}" ] ; then',
+    '    set kbackup_trial=booting',
+    '    save_env kbackup_trial',
+    '    set default="${kbackup_trial_entry}"',
+    '    set kbackup_cmdline="${kbackup_trial_args}"',
+    '  fi',
+    'elif [ "${kbackup_trial}" = booting ] ; then',
+    '  set kbackup_trial=failed',
+    '  save_env kbackup_trial',
+    '  if [ -n "${kbackup_good_entry}" ] ; then',
+    '    set default="${kbackup_good_entry}"',
+    '  fi',
+    'elif [ "${kbackup_trial}" = failed ] ; then',
+    '  if [ -n "${kbackup_good_entry}" ] ; then',
+    '    set default="${kbackup_good_entry}"',
+    '  fi',
+    'fi',
+  ].join('\n');
+  const trialMenu = parseGrubCfg(cfg.replace('### BEGIN /etc/grub.d/10_linux ###', `${SNIPPET}\n### BEGIN /etc/grub.d/10_linux ###`));
+  const trialEnv = (state: string) =>
+    envBlock({
+      saved_entry: '0',
+      kbackup_trial: state,
+      kbackup_trial_entry: 'gnulinux-advanced-0000-test>gnulinux-6.1.0-17-amd64-advanced-0000-test',
+      kbackup_good_entry: 'gnulinux-advanced-0000-test>gnulinux-6.1.0-18-amd64~~backup202611222040-advanced-0000-test',
+    });
+
+  it('08_kbackup: seen, and its set default lines are not taken for the stock default', () => {
+    expect(trialMenu.trialLogic).toBe(true);
+    expect(savedMenu.trialLogic).toBe(false);
+    expect(trialMenu.default).toBe(savedMenu.default);
+    expect(resolveDefaultEntry(trialMenu, envBlock({ saved_entry: '0' })).entry?.linux).toBe(LIVE);
+  });
+
+  it.each([
+    ['armed', OLDER],
+    ['booting', BACKUP],
+    ['failed', BACKUP],
+    ['', LIVE],
+  ])('08_kbackup with kbackup_trial=%s boots %s', (state, linux) => {
+    const resolved = resolveDefaultEntry(trialMenu, trialEnv(state));
+    expect(resolved.entry?.linux).toBe(linux);
+    expect(resolved.problem).toBeUndefined();
+    expect(resolveDefaultEntry(trialMenu, trialEnv(state), { ignoreTrial: true }).entry?.linux).toBe(LIVE);
+    // Without the snippet in grub.cfg the variables mean nothing to GRUB.
+    expect(resolveDefaultEntry(savedMenu, trialEnv(state)).entry?.linux).toBe(LIVE);
+  });
+
   it('GRUB_DEFAULT=saved follows saved_entry from grubenv', () => {
     const resolved = resolveDefaultEntry(savedMenu, fixture('grubenv-saved'));
     expect(resolved.entry?.linux).toBe(BACKUP);

@@ -139,6 +139,20 @@ describe('planPrune / planPurge', () => {
   it('purges one version only', () => {
     expect(planPurge(modelBoot(scanOf(files)), '6.1.0-17-amd64').map((d) => d.id)).toEqual(['6.1.0-17-amd64~~backup202601010000']);
   });
+  it('never removes the known-good set: not by KEEP, not by --keep 0, not by a purge', () => {
+    const good = `${V}~~backup202601010000`;
+    expect(planPrune(modelBoot(scanOf(files)), 1, undefined, [good]).map((d) => d.id)).toEqual([]);
+    expect(planPrune(modelBoot(scanOf(files)), 0, V, [good]).map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+    expect(planPurge(modelBoot(scanOf(files)), V, [good]).map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+  });
+  it('a backup keeps the known-good set whatever KEEP says, and never deletes it for space', () => {
+    const good = `${V}~~backup202601010000`;
+    const files2 = { ...live(), ...set('202601010000'), ...set('202602010000') };
+    expect(plan(files2, { keep: 1, protect: [good] }).deletes.map((d) => d.id)).toEqual([`${V}~~backup202602010000`]);
+    // Tight space: only the other set may go to make room.
+    const tight = plan(files2, { keep: 4, protect: [good], free: 60 * MiB });
+    expect(tight.deletes.map((d) => d.id)).not.toContain(good);
+  });
 });
 
 describe('planRestore / planAdopt', () => {

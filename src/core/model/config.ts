@@ -5,7 +5,7 @@ import { DEFAULT_STEMS } from './names';
 export const ON_ERROR_VALUES = ['warn', 'fail'] as const;
 export const ON_PURGE_VALUES = ['keep', 'remove'] as const;
 export const YES_NO = ['yes', 'no'] as const;
-export const CONFIG_KEYS = ['ENABLED', 'KEEP', 'FILES', 'MIN_FREE_MB', 'ON_ERROR', 'ON_PURGE'] as const;
+export const CONFIG_KEYS = ['ENABLED', 'KEEP', 'FILES', 'MIN_FREE_MB', 'ON_ERROR', 'ON_PURGE', 'TRIAL_BOOT'] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -18,6 +18,8 @@ export interface Config {
   minFreeMb: number | 'auto';
   onError: (typeof ON_ERROR_VALUES)[number];
   onPurge: (typeof ON_PURGE_VALUES)[number];
+  /** TRIAL_BOOT=yes: the first start of a new default is a one-time trial (see model/trial.ts). */
+  trialBoot: boolean;
 }
 
 export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
@@ -27,6 +29,7 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   minFreeMb: 'auto',
   onError: 'warn',
   onPurge: 'keep',
+  trialBoot: false,
 });
 
 const STEM_RE = /^[A-Za-z][A-Za-z0-9._]*$/;
@@ -145,6 +148,9 @@ function applyKey(config: Config, key: ConfigKey, value: string, at: string): vo
       return;
     case 'ON_PURGE':
       config.onPurge = oneOf(ON_PURGE_VALUES, value, key, at);
+      return;
+    case 'TRIAL_BOOT':
+      config.trialBoot = oneOf(YES_NO, value, key, at) === 'yes';
       return;
   }
 }

@@ -3,7 +3,7 @@
 // and writing the file is io/manifest.ts.
 
 export const MANIFEST_FORMAT = 1;
-export const ORIGINS = ['preinst', 'initramfs', 'snapshot', 'restore', 'adopt', 'rebuilt'] as const;
+export const ORIGINS = ['preinst', 'initramfs', 'snapshot', 'restore', 'adopt', 'rebuilt', 'known-good'] as const;
 export type Origin = (typeof ORIGINS)[number];
 
 export interface ManifestFile {
@@ -62,6 +62,16 @@ export function validateManifest(value: unknown): { manifest: Manifest } | { rea
     }
   }
   return { manifest: v as Manifest };
+}
+
+/** The recorded sha256 of a set's kernel image and initrd, to compare with a boot record. */
+export function manifestHashes(set: ManifestSet): { id: string; imageSha256?: string; initrdSha256?: string } {
+  const image = set.files.find((f) => f.stem === 'vmlinuz' || f.stem === 'vmlinux');
+  const initrd = set.files.find((f) => f.stem === 'initrd.img');
+  const out: { id: string; imageSha256?: string; initrdSha256?: string } = { id: set.id };
+  if (image) out.imageSha256 = image.sha256;
+  if (initrd) out.initrdSha256 = initrd.sha256;
+  return out;
 }
 
 export function manifestSet(manifest: Manifest, id: string): ManifestSet | undefined {

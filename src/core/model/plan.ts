@@ -213,14 +213,16 @@ export function planBackup(input: BackupInput): BackupPlan {
 }
 
 /** Keep `keep` newest sets of each version (or only of `version`); whole sets, oldest first out. */
-export function planPrune(model: BootModel, keep: number, version?: string): DeleteSet[] {
+export function planPrune(model: BootModel, keep: number, version?: string, protectedIds: readonly string[] = []): DeleteSet[] {
   const versions = version ? [version] : [...new Set(model.sets.map((s) => s.version))];
-  return versions.flatMap((v) => keepPolicy(setsOf(model, v), keep));
+  return versions.flatMap((v) => keepPolicy(setsOf(model, v), keep, (id) => protectedIds.includes(id)));
 }
 
-/** Every set of a purged kernel (ON_PURGE=remove). */
-export function planPurge(model: BootModel, version: string): DeleteSet[] {
-  return setsOf(model, version).map((s) => deleteSet(s, 'purge'));
+/** Every set of a purged kernel (ON_PURGE=remove), except the known-good's. */
+export function planPurge(model: BootModel, version: string, protectedIds: readonly string[] = []): DeleteSet[] {
+  return setsOf(model, version)
+    .filter((s) => !protectedIds.includes(s.id))
+    .map((s) => deleteSet(s, 'purge'));
 }
 
 export interface RestorePlan {

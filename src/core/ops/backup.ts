@@ -85,7 +85,8 @@ export async function backupVersion(world: World, state: State, request: BackupR
     sources,
     freeBytes: await freeBytes(paths.boot),
     identicalToNewest: await identicalToNewest(state, manifest, request.version, sources, { knownHashes: request.knownHashes, stems: request.dedupeStems }),
-    protectedIds: request.protectedIds,
+    // The known-good's sets survive every keep and space rule.
+    protectedIds: [...(request.protectedIds ?? []), ...state.knownGoodIds],
   });
   if (request.dryRun) return plan;
   const deleted = (n: string) => world.log.debug(`removed ${n}`);

@@ -21,7 +21,7 @@ export async function prune(
   if (!Number.isInteger(keep) || keep < 0 || keep > 99) throw new UsageError(`--keep takes a whole number from 0 to 99, not ${options.keep}`);
   const act = async () => {
     const state = await readState(world, config);
-    const deletes = planPrune(state.model, keep, version);
+    const deletes = planPrune(state.model, keep, version, state.knownGoodIds);
     if (!dryRun) await deleteSets(world, state, deletes);
     return { keep, deletes };
   };
@@ -55,7 +55,7 @@ export async function afterKernelRemoval(world: World, config: Config, version: 
       if (firstIsOurs) return { kind: 'backup-would-be-default', first };
       return action === 'purge' ? { kind: 'kept', sets: sets.length } : { kind: 'nothing' };
     }
-    const deletes = planPurge(state.model, version);
+    const deletes = planPurge(state.model, version, state.knownGoodIds);
     await deleteSets(world, state, deletes);
     return { kind: 'removed', deletes };
   });

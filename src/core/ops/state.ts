@@ -2,6 +2,7 @@
 // manifest in line with /boot before a change.
 import * as path from 'node:path';
 import { applyDeletes } from '../io/apply';
+import { readBoots } from '../io/boots';
 import { onErrorFails, readConfig } from '../io/config-file';
 import { isDirectory, sha256File } from '../io/files';
 import { acquireLock } from '../io/lock';
@@ -10,8 +11,9 @@ import { scanBoot } from '../io/scan';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
 import { modelBoot, type BootModel, type BootScan } from '../model/boot-model';
+import { knownGoodSetIds, type BootRecord } from '../model/boots';
 import { isValidStem, type Config } from '../model/config';
-import { emptyManifest, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
+import { emptyManifest, manifestHashes, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
 import { DEFAULT_STEMS, formatStamp } from '../model/names';
 import type { DeleteSet } from '../model/plan';
 
@@ -27,6 +29,10 @@ export interface State {
   model: BootModel;
   manifest: Manifest;
   manifestState: ManifestState;
+  /** Boot records, oldest first (boots.json); the newest is the known-good. */
+  boots: BootRecord[];
+  /** Backup sets holding the known-good's kernel image and initrd: no prune ever removes them. */
+  knownGoodIds: string[];
   manifestProblem?: string;
 }
 
@@ -46,10 +52,16 @@ export function stemsOf(config: Config, manifest?: Manifest): string[] {
 
 export async function readState(world: World, config: Config): Promise<State> {
   const paths = pathsFor(world.root);
-  const read = await readManifest(paths.manifest);
+  const [read, boots] = await Promise.all([readManifest(paths.manifest), readBoots(paths.boots)]);
   const stems = stemsOf(config, read.manifest);
   const scan = await scanBoot(paths.boot, stems);
-  const state: State = { paths, config, stems, scan, model: modelBoot(scan), manifest: read.manifest, manifestState: read.state };
+  const model = modelBoot(scan);
+  const recorded = new Map(read.manifest.sets.map((s) => [s.id, manifestHashes(s)]));
+  const knownGoodIds = knownGoodSetIds(
+    boots.boots,
+    model.sets.map((s) => recorded.get(s.id) ?? { id: s.id }),
+  );
+  const state: State = { paths, config, stems, scan, model, manifest: read.manifest, manifestState: read.state, boots: boots.boots, knownGoodIds };
   if (read.state === 'corrupt') state.manifestProblem = read.reason;
   return state;
 }

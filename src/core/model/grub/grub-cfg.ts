@@ -42,6 +42,11 @@ export interface GrubMenu {
   honoursNextEntry: boolean;
   /** 10_linux's rewrites of pre-2.00 titles used as GRUB_DEFAULT. */
   titleCorrections: { from: string; to: string }[];
+  /**
+   * kbackup's /etc/grub.d/08_kbackup is in (TRIAL_BOOT=yes): at boot it replaces the default with
+   * grubenv's kbackup_trial_entry (armed) or kbackup_good_entry (booting, failed).
+   */
+  trialLogic: boolean;
 }
 
 /** A word of GRUB script: literal text and variable references. */
@@ -184,6 +189,7 @@ export function parseGrubCfg(text: string): GrubMenu {
     loadsEnv: false,
     honoursNextEntry: false,
     titleCorrections: [],
+    trialLogic: false,
   };
   const frames: Frame[] = [];
   let conditionalDepth = 0;
@@ -263,6 +269,7 @@ export function parseGrubCfg(text: string): GrubMenu {
         if (head && 'text' in head) segments[0] = { text: head.text.slice('default='.length) };
         const word = { segments: segments.filter((s) => !('text' in s) || s.text !== '') };
         if (wordLiteral(word) === '${next_entry}') menu.honoursNextEntry = true;
+        else if (word.segments.some((seg) => 'variable' in seg && seg.variable.startsWith('kbackup_'))) menu.trialLogic = true;
         else if (frames.length === 0) defaultWord = word;
       }
     }
@@ -413,7 +420,7 @@ function describe(node: MenuNode): string {
 }
 
 /** The entry GRUB boots when nobody touches the keyboard, resolving GRUB_DEFAULT like GRUB does. */
-export function resolveDefaultEntry(menu: GrubMenu, grubenvText?: string): DefaultEntry {
+export function resolveDefaultEntry(menu: GrubMenu, grubenvText?: string, options: { ignoreTrial?: boolean } = {}): DefaultEntry {
   const problems: string[] = [];
   let vars = new Map<string, string>();
   if (menu.loadsEnv && grubenvText !== undefined && grubenvText.length > 0) {
@@ -427,7 +434,16 @@ export function resolveDefaultEntry(menu: GrubMenu, grubenvText?: string): Defau
   let spec: string | undefined;
   let how: string;
   const nextEntry = vars.get('next_entry');
-  if (menu.honoursNextEntry && nextEntry) {
+  // 08_kbackup runs after 00_header, so a trial's entry wins over next_entry and GRUB_DEFAULT.
+  const trial = menu.trialLogic && !options.ignoreTrial ? vars.get('kbackup_trial') : undefined;
+  const trialSpec = trial === 'armed' ? vars.get('kbackup_trial_entry') : trial === 'booting' || trial === 'failed' ? vars.get('kbackup_good_entry') : undefined;
+  if (trialSpec) {
+    spec = trialSpec;
+    how =
+      trial === 'armed'
+        ? `kbackup_trial=armed in grubenv: the trial entry "${trialSpec}", this boot only`
+        : `kbackup_trial=${trial} in grubenv: the known-good entry "${trialSpec}"${trial === 'booting' ? ' (the trial started but never reached its boot record)' : ''}`;
+  } else if (menu.honoursNextEntry && nextEntry) {
     spec = nextEntry;
     how = `next_entry="${nextEntry}" in grubenv (grub-reboot, this boot only)`;
   } else if (menu.default !== undefined) {
