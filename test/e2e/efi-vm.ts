@@ -81,22 +81,36 @@ const EARLY_CFG = `search --no-floppy --fs-uuid --set=root ${GRUB_PROBE_UUID}
 set prefix=($root)/boot/grub
 `;
 
-/** The chroot's grub-common version, and the matching grub-efi-amd64-bin .deb (downloaded once, cached). */
-async function grubEfiDeb(c: Chroot): Promise<string> {
+/**
+ * The chroot's grub-common version, and the matching grub-efi-amd64-bin .deb plus, where it has
+ * one (Debian 13), the grub-efi-amd64-unsigned it depends on for the modules; downloaded once with
+ * the chroot's own apt and sources, cached in .cache/e2e/debs.
+ */
+async function grubEfiDebs(c: Chroot): Promise<string[]> {
   const version = (await c.mustRun("dpkg-query -W -f='${Version}' grub-common")).stdout.trim();
   const dir = path.join(E2E_CACHE, 'debs');
   fs.mkdirSync(dir, { recursive: true });
-  const file = path.join(dir, `grub-efi-amd64-bin_${version.replace(/:/g, '%3a')}_amd64.deb`);
-  if (fs.existsSync(file)) return file;
-  // The chroot's own apt and sources, so the package matches its grub-common (bookworm or trixie).
+  const fileOf = (pkg: string) => path.join(dir, `${pkg}_${version.replace(/:/g, '%3a')}_amd64.deb`);
+  const listFile = path.join(dir, `grub-efi-amd64_${version.replace(/:/g, '%3a')}.list`);
+  if (fs.existsSync(listFile)) {
+    const files = fs.readFileSync(listFile, 'utf8').split('\n').filter(Boolean).map(fileOf);
+    if (files.every((f) => fs.existsSync(f))) return files;
+  }
   await c.mustRun(`apt-get update -qq && cd /tmp && apt-get download -qq grub-efi-amd64-bin=${version}`, { timeoutMs: 900_000 });
-  const inside = c.host(`/tmp/${path.basename(file)}`);
-  const tmp = `${file}.${process.pid}.tmp`;
-  fs.copyFileSync(inside, tmp);
-  fs.renameSync(tmp, file);
-  fs.rmSync(inside, { force: true });
+  const depends = (await c.mustRun(`dpkg-deb -f /tmp/grub-efi-amd64-bin_${version.replace(/:/g, '%3a')}_amd64.deb Depends`)).stdout;
+  const pkgs = ['grub-efi-amd64-bin', ...[...depends.matchAll(/\b(grub-efi-amd64-unsigned)\b/g)].map((m) => m[1]!)];
+  if (pkgs.length > 1) await c.mustRun(`cd /tmp && apt-get download -qq grub-efi-amd64-unsigned=${version}`, { timeoutMs: 900_000 });
+  for (const pkg of pkgs) {
+    const inside = c.host(`/tmp/${path.basename(fileOf(pkg))}`);
+    const tmp = `${fileOf(pkg)}.${process.pid}.tmp`;
+    fs.copyFileSync(inside, tmp);
+    fs.renameSync(tmp, fileOf(pkg));
+    fs.rmSync(inside, { force: true });
+  }
+  fs.writeFileSync(`${listFile}.${process.pid}.tmp`, `${pkgs.join('\n')}\n`);
+  fs.renameSync(`${listFile}.${process.pid}.tmp`, listFile);
   await c.run('apt-get clean');
-  return file;
+  return pkgs.map(fileOf);
 }
 
 export interface EfiBoot {
@@ -109,8 +123,7 @@ export interface EfiBoot {
  * grub-install does), builds the EFI binary with grub-mkimage and writes the tiny init.
  */
 export async function prepareEfiBoot(c: Chroot): Promise<EfiBoot> {
-  const deb = await grubEfiDeb(c);
-  const r = await c.installDeb(deb);
+  const r = await c.installDeb(await grubEfiDebs(c));
   if (r.code !== 0) throw new Error(`dpkg -i grub-efi-amd64-bin failed:\n${r.stdout}\n${r.stderr}`);
   c.writeFile('/tmp/kbtest-early.cfg', EARLY_CFG);
   await c.mustRun(
