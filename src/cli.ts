@@ -9,6 +9,7 @@ import { runDiffCommand } from './commands/diff';
 import { HOOK_KINDS, runHook, type HookKind } from './commands/hook';
 import { runAdopt, runList, runPrune } from './commands/manage';
 import { runRestore } from './commands/restore';
+import { runBootRecord, runStatus, runTrial, TRIAL_COMMANDS, type TrialCommandName } from './commands/trial';
 import { UsageError } from './core/model/errors';
 
 export interface GlobalOptions {
@@ -95,6 +96,28 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       'check GRUB ordering and default entry, backups, links, checksums, space and initrd health',
       (y) => y.option('json', { type: 'boolean', default: false }),
       run((ctx, a) => runCheck(ctx, !!a.json)),
+    )
+    .command(
+      'boot-record',
+      'record the boot that just succeeded (run by kbackup-boot-record.service); promotes or fails a trial',
+      (y) => y,
+      run((ctx) => runBootRecord(ctx)),
+    )
+    .command(
+      'trial [action]',
+      'show, arm, cancel, accept or retry a trial boot of what GRUB boots by default (TRIAL_BOOT=yes)',
+      (y) =>
+        y
+          .positional('action', { choices: TRIAL_COMMANDS, default: 'status' as const, describe: 'what to do' })
+          .option('json', { type: 'boolean', default: false })
+          .option('dry-run', { type: 'boolean', default: false, describe: 'print what would change only (arm, cancel, accept, retry)' }),
+      run((ctx, a) => runTrial(ctx, a.action as TrialCommandName, { json: !!a.json, dryRun: !!a.dryRun })),
+    )
+    .command(
+      'status',
+      'the known-good boot, the last boots, and the trial state in one sentence',
+      (y) => y.option('json', { type: 'boolean', default: false }),
+      run((ctx, a) => runStatus(ctx, !!a.json)),
     )
     .command(
       'diff [id]',

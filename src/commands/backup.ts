@@ -3,6 +3,7 @@ import { backupBeforeUpdate, keepPreviousInitrd, snapshot } from '../core/ops/ba
 import { RefusedError } from '../core/model/errors';
 import type { BackupPlan } from '../core/model/plan';
 import type { CommandContext } from './context';
+import { armFromHook } from './trial';
 import { renderBackupPlan, renderProblems } from './render';
 
 export async function runHookPreinst(ctx: CommandContext, version: string): Promise<number> {
@@ -54,5 +55,6 @@ export async function runHookInitramfs(ctx: CommandContext, version: string, ini
       ctx.world.log.warn(`the rebuilt initrd of ${version} looks broken; kbackup diff compares it with the previous one, kbackup restore puts that back`);
     }
   }
+  await armFromHook(ctx, await ctx.config(), 'initramfs');
   return 0;
 }

@@ -2,6 +2,7 @@
 import { check, type CheckReport } from '../core/ops/check';
 import { assertSafeVersion } from '../core/model/names';
 import type { CommandContext } from './context';
+import { armFromHook } from './trial';
 import { renderProblems } from './render';
 
 export function renderCheck(report: CheckReport): string {
@@ -35,5 +36,6 @@ export async function runHookPostinst(ctx: CommandContext, version: string): Pro
   renderProblems(ctx, report.problems);
   if (report.ok) ctx.world.log.info(`check after installing ${version}: GRUB boots ${report.defaultEntry ?? 'nothing'} by default; no problems found`);
   else ctx.world.log.warn(`check after installing ${version} found problems; run kbackup check for details`);
+  await armFromHook(ctx, config, 'postinst');
   return 0;
 }

@@ -7,7 +7,7 @@ import type { CommandContext } from './context';
 import { renderDeletes, table } from './render';
 
 export async function runList(ctx: CommandContext, version: string | undefined, json: boolean): Promise<number> {
-  const { sets: listed, manifestState } = await listSets(ctx.world, await ctx.config(), version);
+  const { sets: listed, manifestState, knownGood } = await listSets(ctx.world, await ctx.config(), version);
   if (json) {
     ctx.out(`${JSON.stringify(listed, null, 2)}\n`);
     return 0;
@@ -15,18 +15,29 @@ export async function runList(ctx: CommandContext, version: string | undefined, 
   if (manifestState !== 'ok' && listed.length > 0) {
     ctx.world.log.warn(`the manifest is ${manifestState}; the next backup or prune rebuilds it`);
   }
+  // The known-good usually is the live kernel, which is no backup set: say where it is.
+  const goodLine =
+    knownGood && !listed.some((s) => s.knownGood) && (!version || knownGood.version === version)
+      ? `known-good: ${knownGood.image} (booted ${knownGood.time.slice(0, 16).replace('T', ' ')})\n`
+      : '';
   if (listed.length === 0) {
-    ctx.out(version ? `no backups of ${version}\n` : 'no backups\n');
+    ctx.out(`${goodLine}${version ? `no backups of ${version}` : 'no backups'}\n`);
     return 0;
   }
-  const rows = [['ID', 'CREATED (UTC)', 'SIZE', 'FILES', 'STATE']];
+  const rows = [['ID', 'CREATED (UTC)', 'SIZE', 'FILES', 'STATE', 'BOOTED (UTC)']];
   for (const s of listed) {
-    const stateText = [s.complete ? 'complete' : 'INCOMPLETE', s.legacy ? 'legacy name (kbackup adopt)' : '', s.verified ? 'verified' : 'unverified']
+    const stateText = [
+      s.complete ? 'complete' : 'INCOMPLETE',
+      s.legacy ? 'legacy name (kbackup adopt)' : '',
+      s.verified ? 'verified' : 'unverified',
+      s.knownGood ? 'known-good' : '',
+    ]
       .filter(Boolean)
       .join(', ');
-    rows.push([s.id, s.created.slice(0, 16).replace('T', ' '), mib(s.size), String(s.files.length), stateText]);
+    const booted = s.booted.length === 0 ? '-' : `${s.booted.at(-1)!.slice(0, 16).replace('T', ' ')}${s.booted.length > 1 ? ` (${s.booted.length} boots)` : ''}`;
+    rows.push([s.id, s.created.slice(0, 16).replace('T', ' '), mib(s.size), String(s.files.length), stateText, booted]);
   }
-  ctx.out(`${table(rows)}\n`);
+  ctx.out(`${goodLine}${table(rows)}\n`);
   return 0;
 }
 

@@ -118,7 +118,7 @@ export function initrdNameForImage(imageName: string): string | undefined {
 /** The files of a set (live or backup), as far as a boot record can be compared with them. */
 export interface SetHashes {
   imageSha256?: string;
-  initrdSha256?: string;
+  initrdSha256?: string | null;
 }
 
 /** Whether a set holds exactly the kernel image and initrd a record booted. */

@@ -28,6 +28,10 @@ export const CHECK_CODES = [
   'backup-unrecorded',
   'boot-space-low',
   'temp-files-left',
+  'trial-failed',
+  'trial-armed',
+  'trial-booting',
+  'trial-unavailable',
 ] as const;
 
 /** The links linux-base keeps, in / or (link_in_boot) in /boot. */
@@ -51,6 +55,8 @@ export interface CheckFacts {
   /** Files whose sha256 no longer matches the manifest. */
   mismatches: { id: string; name: string; why: string }[];
   freeBytes?: number;
+  /** The trial boot, as ops/trial.ts describes it. */
+  trial?: { state: 'none' | 'armed' | 'booting' | 'failed'; sentence: string; unavailable: string | null };
 }
 
 export interface CheckOptions {
@@ -155,6 +161,13 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
   }
   if (state.scan.temps.length > 0) {
     problems.push(problem('temp-files-left', `temporary files of an interrupted run are in /boot (${state.scan.temps.join(', ')}); the next backup removes them`, 'warning'));
+  }
+  if (facts.trial) {
+    const t = facts.trial;
+    if (t.state === 'failed') problems.push(problem('trial-failed', t.sentence));
+    else if (t.state === 'armed') problems.push(problem('trial-armed', t.sentence, 'warning'));
+    else if (t.state === 'booting') problems.push(problem('trial-booting', t.sentence, 'warning'));
+    if (t.unavailable) problems.push(problem('trial-unavailable', `TRIAL_BOOT=yes, but ${t.unavailable}`, 'warning'));
   }
   return problems;
 }

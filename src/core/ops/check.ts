@@ -8,6 +8,7 @@ import type { Config } from '../model/config';
 import type { Problem } from '../model/problems';
 import { readInitrdFacts, judgeInitrd, type InitrdFacts } from './initrd';
 import { readState } from './state';
+import { describeTrial, readTrialFacts } from './trial';
 import { manifestMismatches } from './verify';
 
 export interface CheckReport {
@@ -32,6 +33,8 @@ export async function check(world: World, config: Config, options: CheckOptions 
   };
   const grubCfg = await readGrubCfg(state.paths);
   if (grubCfg) facts.grubCfg = grubCfg;
+  const trial = describeTrial(await readTrialFacts(world, config, { probe: config.trialBoot }));
+  if (trial.state !== 'none' || trial.unavailable) facts.trial = { state: trial.state, sentence: trial.sentence, unavailable: trial.unavailable };
   const versions = [...state.model.live.values()]
     .filter((live) => live.files.has('initrd.img') && (!options.version || live.version === options.version))
     .map((live) => live.version)

@@ -2,7 +2,8 @@
 import type { World } from '../world';
 import { isComplete, setBytes, setsOf, type BackupSet } from '../model/boot-model';
 import type { Config } from '../model/config';
-import type { ManifestSet, ManifestState } from '../model/manifest';
+import { bootTimes, knownGood, type BootRecord } from '../model/boots';
+import { manifestHashes, type ManifestSet, type ManifestState } from '../model/manifest';
 import { assertSafeVersion } from '../model/names';
 import { matchesRecordCheaply } from '../model/verify';
 import { readState } from './state';
@@ -26,9 +27,13 @@ export interface ListedSet {
   verified: boolean;
   origin: string | null;
   packageVersion: string | null;
+  /** When these very files (same kernel image and initrd sha256) booted, as live files or as this set, oldest first. */
+  booted: string[];
+  /** Holds the known-good (the last kernel and initrd that booted): no prune removes it. */
+  knownGood: boolean;
 }
 
-function describeSet(set: BackupSet, recorded: ManifestSet | undefined): ListedSet {
+function describeSet(set: BackupSet, recorded: ManifestSet | undefined, boots: readonly BootRecord[], knownGoodIds: readonly string[]): ListedSet {
   const byName = new Map(recorded?.files.map((m) => [m.name, m]));
   const files = [...set.files.entries()].map(([stem, f]) => {
     const r = byName.get(f.name);
@@ -45,13 +50,23 @@ function describeSet(set: BackupSet, recorded: ManifestSet | undefined): ListedS
     verified: matchesRecordCheaply(set, recorded),
     origin: recorded?.origin ?? null,
     packageVersion: recorded?.packageVersion ?? null,
+    booted: recorded ? bootTimes(boots, manifestHashes(recorded)) : boots.filter((b) => b.setId === set.id).map((b) => b.time),
+    knownGood: knownGoodIds.includes(set.id),
   };
 }
 
-export async function listSets(world: World, config: Config, version?: string): Promise<{ sets: ListedSet[]; manifestState: ManifestState }> {
+export async function listSets(
+  world: World,
+  config: Config,
+  version?: string,
+): Promise<{ sets: ListedSet[]; manifestState: ManifestState; knownGood: BootRecord | null }> {
   if (version !== undefined) assertSafeVersion(version);
   const state = await readState(world, config);
   const sets = version ? setsOf(state.model, version) : state.model.sets;
   const recorded = new Map(state.manifest.sets.map((s) => [s.id, s]));
-  return { sets: sets.map((set) => describeSet(set, recorded.get(set.id))), manifestState: state.manifestState };
+  return {
+    sets: sets.map((set) => describeSet(set, recorded.get(set.id), state.boots, state.knownGoodIds)),
+    manifestState: state.manifestState,
+    knownGood: knownGood(state.boots) ?? null,
+  };
 }

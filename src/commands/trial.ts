@@ -1,0 +1,107 @@
+// `kbackup trial [status|arm|cancel|accept|retry]`, `kbackup status` and `kbackup boot-record`.
+import { recordBoot } from '../core/ops/boot-record';
+import { armAfterInitrdRebuild, armTrial, endTrial, trialStatus, type ArmOutcome, type HookArmOutcome } from '../core/ops/trial';
+import type { Config } from '../core/model/config';
+import { KbackupError } from '../core/model/errors';
+import type { BootRecord } from '../core/model/boots';
+import type { CommandContext } from './context';
+import { table } from './render';
+
+export const TRIAL_COMMANDS = ['status', 'arm', 'cancel', 'accept', 'retry'] as const;
+export type TrialCommandName = (typeof TRIAL_COMMANDS)[number];
+
+export async function runBootRecord(ctx: CommandContext): Promise<number> {
+  const outcome = await recordBoot(ctx.world, await ctx.config());
+  if (outcome.guessed) ctx.world.log.warn(outcome.guessed);
+  const r = outcome.record;
+  ctx.world.log.info(`recorded the boot of ${r.image}${r.initrd ? ` with ${r.initrd}` : ' without an initrd'} (${r.version}): it is the known-good now`);
+  const { after, newlyFailed } = outcome.trial;
+  if (r.trial === 'promoted') ctx.world.log.info(`the trial of ${r.image} succeeded: it is GRUB's default again, with no trial`);
+  else if (newlyFailed) ctx.world.log.warn(`a trial boot failed and GRUB fell back to ${r.image}; kbackup status says how to retry or accept it`);
+  else if (after === 'failed') ctx.world.log.warn(`a failed trial is still pending, so GRUB keeps starting ${r.image}; kbackup status says how to retry or accept it`);
+  if (outcome.kept?.id) ctx.world.log.info(`kept a copy of the known-good as backup set ${outcome.kept.id} (dracut rebuilds initrds in place)`);
+  else if (outcome.kept?.skip?.warn) ctx.world.log.warn(`could not keep a copy of the known-good: ${outcome.kept.skip.message}`);
+  return 0;
+}
+
+function renderArm(outcome: ArmOutcome): string {
+  if (!outcome.armed) return outcome.why;
+  const r = outcome.record;
+  return (
+    `${outcome.dryRun ? 'would arm' : 'armed'} a trial of ${r.image}: the next boot starts GRUB entry "${r.entry}" once with ${outcome.args}; ` +
+    `if it does not reach its boot record, GRUB starts "${r.goodEntry}" (${r.goodImage}) from then on`
+  );
+}
+
+export async function runTrial(ctx: CommandContext, command: TrialCommandName, options: { json: boolean; dryRun: boolean }): Promise<number> {
+  const config = await ctx.config();
+  const emit = (value: unknown, text: string) => ctx.out(options.json ? `${JSON.stringify(value, null, 2)}\n` : `${text}\n`);
+  switch (command) {
+    case 'status': {
+      const view = await trialStatus(ctx.world, config);
+      const { boots: _, ...rest } = view;
+      emit(rest, view.sentence);
+      return 0;
+    }
+    case 'arm':
+    case 'retry': {
+      const outcome = await armTrial(ctx.world, config, { dryRun: options.dryRun, retry: command === 'retry' });
+      emit(outcome, renderArm(outcome));
+      return 0;
+    }
+    case 'cancel':
+    case 'accept': {
+      const { before, record } = await endTrial(ctx.world, config, command, options.dryRun);
+      const what = record?.image ?? 'the trial';
+      const verb = options.dryRun ? 'would' : 'did';
+      const text =
+        command === 'accept'
+          ? `${options.dryRun ? 'would accept' : 'accepted'} ${what}: GRUB boots its default again with no trial (it was ${before})`
+          : `${options.dryRun ? 'would cancel' : 'cancelled'} the trial of ${what} (it was ${before}): GRUB boots its default as it would without kbackup`;
+      emit({ command, before, trial: record ?? null, dryRun: options.dryRun, done: verb === 'did' }, text);
+      return 0;
+    }
+  }
+}
+
+function bootRows(boots: readonly BootRecord[], limit: number): string[][] {
+  const rows = [['BOOTED (UTC)', 'VERSION', 'IMAGE', 'TRIAL']];
+  for (const b of boots.slice(-limit).reverse()) rows.push([b.time.slice(0, 19).replace('T', ' '), b.version, b.image, b.trial ?? '']);
+  return rows;
+}
+
+export async function runStatus(ctx: CommandContext, json: boolean): Promise<number> {
+  const view = await trialStatus(ctx.world, await ctx.config());
+  if (json) {
+    ctx.out(`${JSON.stringify({ ...view, boots: view.boots.slice(-5).reverse() }, null, 2)}\n`);
+    return 0;
+  }
+  const lines: string[] = [];
+  lines.push(view.knownGood ? `known-good: ${view.knownGood.image} with ${view.knownGood.initrd ?? 'no initrd'} (booted ${view.knownGood.time})` : 'known-good: none recorded yet');
+  lines.push(`trial: ${view.sentence}`);
+  if (view.boots.length > 0) lines.push('', table(bootRows(view.boots, 5)));
+  ctx.out(`${lines.join('\n')}\n`);
+  return 0;
+}
+
+/** What a hook says about arming: a trial armed is news, a refusal a warning, "nothing changed" a detail. */
+function reportHookArm(ctx: CommandContext, outcome: HookArmOutcome): void {
+  if ('skipped' in outcome) ctx.world.log.debug(`trial boot: ${outcome.skipped}`);
+  else if (outcome.armed) ctx.world.log.info(renderArm(outcome));
+  else if (outcome.unchanged) ctx.world.log.debug(`trial boot: ${outcome.why}`);
+  else ctx.world.log.warn(`no trial boot armed: ${outcome.why}`);
+}
+
+/**
+ * Arms a trial from a hook (TRIAL_BOOT=yes). Never throws: a kernel update does not fail because a
+ * trial could not be armed; the admin reads why.
+ */
+export async function armFromHook(ctx: CommandContext, config: Config, after: 'postinst' | 'initramfs'): Promise<void> {
+  if (!config.trialBoot) return;
+  try {
+    reportHookArm(ctx, after === 'postinst' ? await armTrial(ctx.world, config, { hook: true }) : await armAfterInitrdRebuild(ctx.world, config));
+  } catch (err) {
+    if (!(err instanceof KbackupError)) throw err;
+    ctx.world.log.warn(`no trial boot armed: ${err.message}`);
+  }
+}

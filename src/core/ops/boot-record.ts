@@ -1,0 +1,143 @@
+// `kbackup boot-record`: run by kbackup-boot-record.service once a boot has succeeded. Records
+// which kernel image and initrd booted, moves a trial on (promoted, or failed), and on dracut
+// systems keeps a copy of the known-good's files (read → decide → write, under the lock).
+import * as path from 'node:path';
+import { readBoots, readTrialRecord, removeTrialRecord, writeBoots, writeTrialRecord } from '../io/boots';
+import { exists, readText, sha256File } from '../io/files';
+import { readGrubenv, writeGrubenv } from '../io/grubenv';
+import { initramfsGenerator } from '../io/initramfs-generator';
+import { pathsFor } from '../io/paths';
+import type { World } from '../world';
+import { bootedSameFiles, bootImageFromCmdline, bootImageName, initrdNameForImage, withBoot, type BootRecord } from '../model/boots';
+import type { Config } from '../model/config';
+import { IoError } from '../model/errors';
+import { editGrubenv } from '../model/grub/grubenv';
+import { manifestHashes } from '../model/manifest';
+import { parseBootName, setId } from '../model/names';
+import { menuEntries } from '../model/grub/entries';
+import { grubPathBasename, parseGrubCfg } from '../model/grub/grub-cfg';
+import { grubenvChanges, trialStateOf, trialStep, GRUBENV_TRIAL, GRUBENV_TRIAL_ENTRY, type TrialState } from '../model/trial';
+import type { BackupPlan } from '../model/plan';
+import { backupVersion } from './backup';
+import { HOOK_LOCK_WAIT_MS, readState, withLock } from './state';
+
+/**
+ * Where the boot's /proc is: the running machine's, or under --root DIR, DIR/proc (a root whose
+ * boot is being recorded from outside, as the tests do with a fake /proc).
+ */
+export function bootProcDir(world: World): string {
+  return world.root === '/' ? world.machine.proc : path.join(world.root, 'proc');
+}
+
+export interface BootFacts {
+  /** BOOT_IMAGE as GRUB passed it, or undefined when the kernel was not started by GRUB. */
+  bootImage?: string;
+  bootId: string;
+  version: string;
+}
+
+export async function readBootFacts(world: World): Promise<BootFacts> {
+  const proc = bootProcDir(world);
+  const read = async (rel: string) => {
+    const text = await readText(path.join(proc, rel)).catch(() => undefined);
+    if (text === undefined) throw new IoError(`cannot read ${path.join(proc, rel)}: the boot cannot be recorded without it`);
+    return text.trim();
+  };
+  const [cmdline, bootId] = await Promise.all([read('cmdline'), read('sys/kernel/random/boot_id')]);
+  const version = world.root === '/' ? world.uname() : await read('sys/kernel/osrelease');
+  const bootImage = bootImageFromCmdline(cmdline);
+  return bootImage === undefined ? { bootId, version } : { bootImage, bootId, version };
+}
+
+export interface BootRecordOutcome {
+  record: BootRecord;
+  /** The trial state before and after this boot's record; `newlyFailed` when this record is the first to see the failure. */
+  trial: { before: TrialState; after: TrialState; newlyFailed: boolean };
+  /** The copy of the known-good kept on a dracut system (no hook keeps the previous initrd there). */
+  kept?: BackupPlan;
+  /** Set when the booted image could not be told from BOOT_IMAGE (another boot loader). */
+  guessed?: string;
+}
+
+export async function recordBoot(world: World, config: Config): Promise<BootRecordOutcome> {
+  const paths = pathsFor(world.root);
+  const facts = await readBootFacts(world);
+  let imageName = facts.bootImage ? bootImageName(facts.bootImage) : `vmlinuz-${facts.version}`;
+  let guessed: string | undefined;
+  if (!facts.bootImage) guessed = `the kernel command line has no BOOT_IMAGE (not started by GRUB); recorded /boot/${imageName} as the image of ${facts.version}`;
+  if (!(await exists(path.join(paths.boot, imageName)))) {
+    throw new IoError(`the booted kernel image /boot/${imageName} is not in ${paths.boot}; nothing to record`);
+  }
+  const initrdName = initrdNameForImage(imageName);
+  const hasInitrd = initrdName !== undefined && (await exists(path.join(paths.boot, initrdName)));
+  const [imageSha256, initrdSha256] = await Promise.all([
+    sha256File(path.join(paths.boot, imageName)),
+    hasInitrd ? sha256File(path.join(paths.boot, initrdName)) : Promise.resolve(null),
+  ]);
+  const parsed = parseBootName(imageName);
+  const record: BootRecord = {
+    time: world.now().toISOString(),
+    bootId: facts.bootId,
+    version: facts.version,
+    image: `/boot/${imageName}`,
+    initrd: hasInitrd ? `/boot/${initrdName}` : null,
+    imageSha256,
+    initrdSha256,
+    setId: parsed && parsed.kind !== 'live' && parsed.suffix ? setId(parsed.version, parsed.suffix) : null,
+    trial: null,
+  };
+
+  return withLock(world, 'boot-record', HOOK_LOCK_WAIT_MS, async () => {
+    const grubenvFile = path.join(paths.grubDir, 'grubenv');
+    const [boots, env, trial] = await Promise.all([readBoots(paths.boots), readGrubenv(grubenvFile), readTrialRecord(paths.trial)]);
+    const before = trialStateOf(env.vars.get(GRUBENV_TRIAL));
+    const bootedTrial = trial ? bootedSameFiles(trial, record) : await bootedTrialEntry(paths.grubDir, env.vars.get(GRUBENV_TRIAL_ENTRY), imageName);
+    const step = trialStep(before, bootedTrial ? 'record-trial' : 'record-other');
+    let after = before;
+    let newlyFailed = false;
+    if (step.ok) {
+      after = step.next;
+      const changes = grubenvChanges(step.grubenv);
+      if (changes.size > 0) await writeGrubenv(grubenvFile, editGrubenv(env.text, changes));
+      if (step.mark) record.trial = step.mark;
+      if (after === 'none' && trial) await removeTrialRecord(paths.trial);
+      newlyFailed = after === 'failed' && (before !== 'failed' || trial?.state !== 'failed');
+      if (after === 'failed' && trial && trial.state !== 'failed') {
+        await writeTrialRecord(paths.trial, { ...trial, state: 'failed', failedAt: trial.failedAt ?? record.time });
+      }
+    }
+    await writeBoots(paths.boots, withBoot(boots.boots, record));
+    const outcome: BootRecordOutcome = { record, trial: { before, after, newlyFailed } };
+    if (guessed) outcome.guessed = guessed;
+    const kept = await keepKnownGoodForDracut(world, config, record);
+    if (kept) outcome.kept = kept;
+    return outcome;
+  });
+}
+
+/** Without trial.json (removed by hand), whether the booted image is the one grub.cfg's trial entry boots. */
+async function bootedTrialEntry(grubDir: string, spec: string | undefined, imageName: string): Promise<boolean> {
+  const text = spec ? await readText(path.join(grubDir, 'grub.cfg')) : undefined;
+  if (!text || !spec) return false;
+  const ref = menuEntries(parseGrubCfg(text)).find((e) => e.spec === spec);
+  return ref?.entry.linux !== undefined && grubPathBasename(ref.entry.linux) === imageName;
+}
+
+/**
+ * dracut rebuilds an initrd in place (`dracut -f`, a kernel hook) with no `.dpkg-bak` and no
+ * hook kbackup could run before it, so the known-good's initrd would be lost with nobody noticing.
+ * On such a system the boot record keeps a copy of the live set that just booted, unless an
+ * identical set exists, KEEP=0, or /boot lacks the room (planBackup's MIN_FREE_MB rule).
+ * initramfs-tools systems need no copy here: the preinst and initramfs hooks keep the previous
+ * files at the moment they are replaced.
+ */
+async function keepKnownGoodForDracut(world: World, config: Config, record: BootRecord): Promise<BackupPlan | undefined> {
+  if (!config.enabled || record.setId !== null) return undefined;
+  if ((await initramfsGenerator(world.root)) !== 'dracut') return undefined;
+  const parsed = parseBootName(path.posix.basename(record.image));
+  if (!parsed || parsed.kind !== 'live') return undefined;
+  const state = await readState(world, config);
+  const copyExists = state.manifest.sets.some((s) => s.version === parsed.version && bootedSameFiles(record, manifestHashes(s)));
+  if (copyExists) return undefined;
+  return backupVersion(world, state, { version: parsed.version, origin: 'known-good', });
+}

@@ -1,0 +1,319 @@
+// The built CLI on temp roots: boot records, the known-good, and trial boots from arming to
+// promotion or fallback. GRUB's part (08_kbackup moving armed → booting → failed at each start) is
+// played here with grub-editenv, as the snippet's save_env would; the real GRUB does it in the e2e
+// tier. Under --root, kbackup reads the boot from DIR/proc (cmdline, boot_id, osrelease).
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { bytes, installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+
+const V2 = '6.1.0-19-amd64';
+const UUID = '0000-test';
+let root: TempRoot;
+beforeAll(() => {
+  requireBuiltCli();
+});
+afterEach(() => root?.cleanup());
+
+/** The boot as the kernel shows it in /proc. */
+function booted(r: TempRoot, image: string, version: string, bootId: string): void {
+  r.write('proc/cmdline', `BOOT_IMAGE=/${image} root=UUID=1111 ro quiet panic=10\n`);
+  r.write('proc/sys/kernel/random/boot_id', `${bootId}\n`);
+  r.write('proc/sys/kernel/osrelease', `${version}\n`);
+}
+
+function entry(image: string, initrd: string, id: string, title: string): string {
+  return [
+    `\tmenuentry '${title}' --class debian $menuentry_id_option '${id}' {`,
+    `\t\tlinux\t/${image} root=UUID=1111 ro quiet \${kbackup_cmdline}`,
+    `\t\tinitrd\t/${initrd}`,
+    '\t}',
+  ].join('\n');
+}
+
+/** grub.cfg as Debian's update-grub writes it with 08_kbackup active; kernels newest first. */
+function grubCfg(r: TempRoot, kernels: { image: string; initrd: string; version: string }[], trialLogic = true): void {
+  const [first] = kernels;
+  const lines = [
+    'if [ -s $prefix/grubenv ]; then',
+    '  set have_grubenv=true',
+    '  load_env',
+    'fi',
+    'if [ "${next_entry}" ] ; then',
+    '   set default="${next_entry}"',
+    '   set next_entry=',
+    '   save_env next_entry',
+    '   set boot_once=true',
+    'else',
+    '   set default="0"',
+    'fi',
+    '### BEGIN /etc/grub.d/08_kbackup ###',
+    ...(trialLogic
+      ? [
+          'if [ "${kbackup_trial}" = armed ] ; then',
+          '  set kbackup_trial=booting',
+          '  save_env kbackup_trial',
+          '  set default="${kbackup_trial_entry}"',
+          '  set kbackup_cmdline="${kbackup_trial_args}"',
+          'elif [ "${kbackup_trial}" = booting ] ; then',
+          '  set kbackup_trial=failed',
+          '  save_env kbackup_trial',
+          '  set default="${kbackup_good_entry}"',
+          'elif [ "${kbackup_trial}" = failed ] ; then',
+          '  set default="${kbackup_good_entry}"',
+          'fi',
+        ]
+      : []),
+    '### END /etc/grub.d/08_kbackup ###',
+    `menuentry 'Debian GNU/Linux' --class debian $menuentry_id_option 'gnulinux-simple-${UUID}' {`,
+    `\tlinux\t/${first!.image} root=UUID=1111 ro quiet \${kbackup_cmdline}`,
+    `\tinitrd\t/${first!.initrd}`,
+    '}',
+    `submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-advanced-${UUID}' {`,
+    ...kernels.map((k) => entry(k.image, k.initrd, `gnulinux-${k.version}-advanced-${UUID}`, `Debian GNU/Linux, with Linux ${k.version}`)),
+    '}',
+  ];
+  r.write('boot/grub/grub.cfg', `${lines.join('\n')}\n`);
+}
+
+const live = (version: string) => ({ image: `vmlinuz-${version}`, initrd: `initrd.img-${version}`, version });
+const backup = (id: string) => ({ image: `kernel-${id}`, initrd: `initrd.img-${id}`, version: id });
+
+function editenv(r: TempRoot, ...args: string[]): string {
+  const file = r.file('boot/grub/grubenv');
+  if (!fs.existsSync(file)) spawnSync('grub-editenv', [file, 'create']);
+  const out = spawnSync('grub-editenv', [file, ...args], { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(out.stderr);
+  return out.stdout;
+}
+
+function env(r: TempRoot): Record<string, string> {
+  return Object.fromEntries(
+    editenv(r, 'list')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
+  );
+}
+
+/** A machine on V with TRIAL_BOOT=yes, booted once and recorded. */
+function recordedMachine(): TempRoot {
+  const r = makeRoot();
+  r.config('TRIAL_BOOT=yes\n');
+  installKernel(r, V, 1);
+  grubCfg(r, [live(V)]);
+  editenv(r, 'create');
+  booted(r, `vmlinuz-${V}`, V, 'boot-1');
+  const rec = kbackup(r, ['boot-record']);
+  expect(rec.code, rec.stderr).toBe(0);
+  return r;
+}
+
+describe('boot-record', () => {
+  it('records the booted image and initrd with their sha256; the newest record is the known-good', () => {
+    root = recordedMachine();
+    const boots = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8'));
+    expect(boots.boots).toHaveLength(1);
+    expect(boots.boots[0]).toMatchObject({
+      bootId: 'boot-1',
+      version: V,
+      image: `/boot/vmlinuz-${V}`,
+      initrd: `/boot/initrd.img-${V}`,
+      imageSha256: root.sha(`boot/vmlinuz-${V}`),
+      initrdSha256: root.sha(`boot/initrd.img-${V}`),
+      setId: null,
+      trial: null,
+    });
+    // The same boot recorded again is still one record.
+    expect(kbackup(root, ['boot-record']).code).toBe(0);
+    booted(root, `vmlinuz-${V}`, V, 'boot-2');
+    expect(kbackup(root, ['boot-record']).code).toBe(0);
+    const after = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8'));
+    expect(after.boots.map((b: { bootId: string }) => b.bootId)).toEqual(['boot-1', 'boot-2']);
+    const status = kbackup(root, ['status', '--json']);
+    expect(status.code).toBe(0);
+    expect(JSON.parse(status.stdout).knownGood.bootId).toBe('boot-2');
+  });
+
+  it('a backup set that booted is listed with its boot times and as the known-good, and no prune removes it', () => {
+    root = recordedMachine();
+    expect(kbackup(root, ['snapshot', V]).code).toBe(0);
+    const [set] = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string }[];
+    // The live files change (a same-name update); the machine then boots the backup from the menu.
+    root.write(`boot/vmlinuz-${V}`, bytes(70_000, 9));
+    booted(root, `kernel-${set!.id}`, V, 'boot-2');
+    expect(kbackup(root, ['boot-record']).code).toBe(0);
+    const listed = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string; knownGood: boolean; booted: string[] }[];
+    expect(listed[0]).toMatchObject({ id: set!.id, knownGood: true });
+    expect(listed[0]!.booted).toHaveLength(2); // as the live files at boot-1, as the backup at boot-2
+    expect(kbackup(root, ['list']).stdout).toMatch(/known-good/);
+    const pruned = kbackup(root, ['prune', '--keep', '0']);
+    expect(pruned.code).toBe(0);
+    expect(root.ls()).toContain(`kernel-${set!.id}`);
+    expect(root.ls()).toContain(`initrd.img-${set!.id}`);
+  });
+
+  it('a machine not started by GRUB is recorded from uname -r, with a warning', () => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    root.write('proc/cmdline', 'root=/dev/vda1 ro\n');
+    root.write('proc/sys/kernel/random/boot_id', 'b\n');
+    root.write('proc/sys/kernel/osrelease', `${V}\n`);
+    const r = kbackup(root, ['boot-record']);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/no BOOT_IMAGE/);
+    expect(JSON.parse(kbackup(root, ['status', '--json']).stdout).knownGood.image).toBe(`/boot/vmlinuz-${V}`);
+  });
+});
+
+describe('trial boot', () => {
+  it('a new kernel whose trial never comes up: GRUB falls back, kbackup reports it, retry then promotes', () => {
+    root = recordedMachine();
+    expect(JSON.parse(kbackup(root, ['trial', 'arm', '--json']).stdout)).toMatchObject({ armed: false, unchanged: true });
+    installKernel(root, V2, 2);
+    grubCfg(root, [live(V2), live(V)]);
+    const hook = kbackup(root, ['hook', 'postinst', V2]);
+    expect(hook.code, hook.stderr).toBe(0);
+    expect(env(root)).toEqual({
+      kbackup_trial: 'armed',
+      kbackup_trial_entry: `gnulinux-advanced-${UUID}>gnulinux-${V2}-advanced-${UUID}`,
+      kbackup_good_entry: `gnulinux-advanced-${UUID}>gnulinux-${V}-advanced-${UUID}`,
+      kbackup_trial_args: 'panic=10',
+    });
+    // check says what GRUB boots next: the trial entry.
+    const armedCheck = JSON.parse(kbackup(root, ['check', '--json']).stdout);
+    expect(armedCheck.problems.map((p: { code: string }) => p.code)).toContain('trial-armed');
+    expect(armedCheck.defaultEntry).toBe(`/vmlinuz-${V2}`);
+    // GRUB starts the trial (armed → booting); it panics; at the next start GRUB marks it failed.
+    editenv(root, 'set', 'kbackup_trial=booting');
+    editenv(root, 'set', 'kbackup_trial=failed');
+    booted(root, `vmlinuz-${V}`, V, 'boot-2');
+    const rec = kbackup(root, ['boot-record']);
+    expect(rec.code).toBe(0);
+    expect(rec.stderr).toMatch(/trial boot failed/);
+    expect(env(root).kbackup_trial).toBe('failed');
+    const status = kbackup(root, ['status']);
+    expect(status.stdout).toMatch(
+      new RegExp(`the trial of /boot/vmlinuz-${V2} failed at \\S+ and the machine runs /boot/vmlinuz-${V}; kbackup trial retry .*kbackup trial accept`),
+    );
+    const check = kbackup(root, ['check', '--json']);
+    expect(check.code).toBe(1);
+    const parsed = JSON.parse(check.stdout);
+    expect(parsed.problems.map((p: { code: string }) => p.code)).toContain('trial-failed');
+    expect(parsed.defaultEntry).toBe(`/vmlinuz-${V}`);
+    const boots = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8')).boots;
+    expect(boots.at(-1).trial).toBe('fallback');
+    // A later initrd rebuild of the failed kernel with the same files does not re-arm it by itself.
+    expect(kbackup(root, ['hook', 'postinst', V2]).code).toBe(0);
+    expect(env(root).kbackup_trial).toBe('failed');
+
+    expect(kbackup(root, ['trial', 'retry']).code).toBe(0);
+    expect(env(root).kbackup_trial).toBe('armed');
+    editenv(root, 'set', 'kbackup_trial=booting');
+    booted(root, `vmlinuz-${V2}`, V2, 'boot-3');
+    expect(kbackup(root, ['boot-record']).stderr).toMatch(/succeeded/);
+    expect(env(root)).toEqual({});
+    expect(fs.existsSync(root.file('var/lib/kbackup/trial.json'))).toBe(false);
+    const after = JSON.parse(kbackup(root, ['status', '--json']).stdout);
+    expect(after).toMatchObject({ state: 'none', knownGood: { image: `/boot/vmlinuz-${V2}`, trial: 'promoted' } });
+  });
+
+  it('a same-name update: the known-good lives on as the preinst backup, which is the fallback entry', () => {
+    root = recordedMachine();
+    const oldImage = root.sha(`boot/vmlinuz-${V}`);
+    expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(0);
+    const [set] = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string }[];
+    root.write(`boot/vmlinuz-${V}`, bytes(66_000, 5));
+    grubCfg(root, [live(V), backup(set!.id)]);
+    expect(kbackup(root, ['hook', 'postinst', V]).code).toBe(0);
+    expect(env(root)).toMatchObject({
+      kbackup_trial: 'armed',
+      kbackup_trial_entry: `gnulinux-advanced-${UUID}>gnulinux-${V}-advanced-${UUID}`,
+      kbackup_good_entry: `gnulinux-advanced-${UUID}>gnulinux-${set!.id}-advanced-${UUID}`,
+    });
+    expect(root.sha(`boot/kernel-${set!.id}`)).toBe(oldImage);
+    // cancel: back to stock GRUB.
+    const cancel = kbackup(root, ['trial', 'cancel', '--dry-run']);
+    expect(cancel.stdout).toMatch(/would cancel/);
+    expect(env(root).kbackup_trial).toBe('armed');
+    expect(kbackup(root, ['trial', 'cancel']).code).toBe(0);
+    expect(env(root)).toEqual({});
+    expect(kbackup(root, ['trial', 'cancel']).code).toBe(1);
+  });
+
+  it('arm --dry-run prints the plan and writes nothing', () => {
+    root = recordedMachine();
+    installKernel(root, V2, 2);
+    grubCfg(root, [live(V2), live(V)]);
+    const before = fs.readFileSync(root.file('boot/grub/grubenv'));
+    const r = kbackup(root, ['trial', 'arm', '--dry-run']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/would arm a trial of \/boot\/vmlinuz-6.1.0-19-amd64/);
+    expect(fs.readFileSync(root.file('boot/grub/grubenv')).equals(before)).toBe(true);
+  });
+
+  describe('refusals, each in one sentence', () => {
+    it('no known-good yet', () => {
+      root = makeRoot();
+      root.config('TRIAL_BOOT=yes\n');
+      installKernel(root, V, 1);
+      grubCfg(root, [live(V)]);
+      const r = kbackup(root, ['trial', 'arm']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/no boot has been recorded yet/);
+    });
+
+    it('TRIAL_BOOT=no', () => {
+      root = recordedMachine();
+      root.config('');
+      const r = kbackup(root, ['trial', 'arm']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/TRIAL_BOOT=no/);
+    });
+
+    it('no grub.cfg', () => {
+      root = recordedMachine();
+      fs.rmSync(root.file('boot/grub/grub.cfg'));
+      const r = kbackup(root, ['trial', 'arm']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/no \/boot\/grub\/grub.cfg/);
+    });
+
+    it('grub.cfg without the trial logic (update-grub not run since TRIAL_BOOT=yes)', () => {
+      root = recordedMachine();
+      grubCfg(root, [live(V)], false);
+      const r = kbackup(root, ['trial', 'arm']);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/run update-grub/);
+    });
+
+    it.each([
+      ['btrfs', '', /on btrfs/],
+      ['ext2', 'lvm', /on LVM/],
+      ['ext2', 'diskfilter mdraid1x', /software RAID/],
+    ])('/boot/grub on %s %s: GRUB cannot write grubenv (grub-probe, as grub-reboot asks)', (fsType, abstraction, message) => {
+      root = recordedMachine();
+      installKernel(root, V2, 2);
+      grubCfg(root, [live(V2), live(V)]);
+      const bin = root.file('fakebin');
+      fs.mkdirSync(bin);
+      fs.writeFileSync(
+        path.join(bin, 'grub-probe'),
+        `#!/bin/sh\ncase "$1" in --target=fs) echo ${fsType};; --target=abstraction) echo '${abstraction}';; esac\n`,
+        { mode: 0o755 },
+      );
+      const r = kbackup(root, ['trial', 'arm'], { PATH: `${bin}:${process.env.PATH}` });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(message);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      // The hook says so and goes on; check reports it.
+      const hook = kbackup(root, ['hook', 'postinst', V2], { PATH: `${bin}:${process.env.PATH}` });
+      expect(hook.code).toBe(0);
+      expect(hook.stderr).toMatch(message);
+      const check = JSON.parse(kbackup(root, ['check', '--json'], { PATH: `${bin}:${process.env.PATH}` }).stdout);
+      expect(check.problems.map((p: { code: string }) => p.code)).toContain('trial-unavailable');
+      expect(fs.readFileSync(root.file('boot/grub/grubenv'), 'utf8')).not.toMatch(/kbackup/);
+    });
+  });
+});
