@@ -26,6 +26,7 @@ import {
   readFromDisk,
   REBOOTS_FILE,
   splitBoots,
+  STATUS_FILE,
   statusOf,
   TINY_INIT,
   type VmRun,
@@ -82,13 +83,23 @@ export function trialBootTests(suite: Suite): void {
       return run;
     }
 
-    /** What the VM left on its disk becomes the chroot's: kbackup's state and GRUB's environment. */
+    /**
+     * What the VM left on its disk becomes the chroot's: kbackup's state and GRUB's environment.
+     * The chroot also sees the VM's last kernel command line as its /proc/cmdline (bind-mounted over
+     * the host's, which has no BOOT_IMAGE): the chroot stands for that machine, started by GRUB.
+     */
     async function takeStateFrom(run: VmRun): Promise<void> {
       await copyFromDisk(diskOf(run), '/var/lib/kbackup', c.host('/var/lib/kbackup'));
       c.writeFile('/boot/grub/grubenv', readFromDisk(diskOf(run), '/boot/grub/grubenv')!);
+      const last = splitBoots(run.console).filter((b) => b.cmdline).pop();
+      expect(last?.cmdline).toMatch(/^BOOT_IMAGE=/);
+      const file = path.join(c.work, 'vm-cmdline');
+      fs.writeFileSync(file, `${last!.cmdline}\n`);
+      const r = await hostRun('mount', ['--bind', file, c.host('/proc/cmdline')]);
+      expect(r.code, r.stderr).toBe(0);
     }
 
-    const boots = (run: VmRun) => JSON.parse(readFromDisk(diskOf(run), '/var/lib/kbackup/boots.json') ?? '[]') as BootRecord[];
+    const boots = (run: VmRun) => (JSON.parse(readFromDisk(diskOf(run), '/var/lib/kbackup/boots.json') ?? '{"boots":[]}') as { boots: BootRecord[] }).boots;
 
     beforeAll(async () => {
       c = await createChroot({ suite, label: `trial-boot-${suite}` });
@@ -179,8 +190,9 @@ export function trialBootTests(suite: Suite): void {
       expect(records.length).toBe(1);
       expect(records[0]).toMatchObject({ version: V, image: `/boot/vmlinuz-${V}`, trial: null, imageSha256: c.sha256(`/boot/vmlinuz-${V}`) });
       known = records[0]!.imageSha256;
-      expect(statusOf(b!)).toMatch(/known-good/i);
       await takeStateFrom(run);
+      const status = await c.kbackup('status');
+      expect(status.stdout, status.stderr).toContain(`known-good: /boot/vmlinuz-${V}`);
     });
 
     it('(b) a healthy update is a trial: it boots the new kernel with the trial arguments, is promoted, and the next boot has no trial', async () => {
@@ -234,9 +246,13 @@ export function trialBootTests(suite: Suite): void {
         env = grubenvVars(c.readFile('/boot/grub/grubenv'));
       }
       expect(env.kbackup_trial).toBe('armed');
-      c.writeFile(REBOOTS_FILE, '1\n');
-      const run = await boot('a-broken', 3);
-      const [trial, fallback, again] = splitBoots(run.console);
+      // On Debian 12 a third start shows the fallback stays (GRUB does not touch a failed state);
+      // on 13 the same script's second fallback is left out to keep the tier's time down.
+      const again = suite === 'bookworm';
+      c.writeFile(REBOOTS_FILE, again ? '1\n' : '0\n');
+      c.writeFile(STATUS_FILE, '');
+      const run = await boot('a-broken', again ? 3 : 2);
+      const [trial, fallback, third] = splitBoots(run.console);
       // The scenario reproduces: the trial kernel (the live /boot/vmlinuz-V) never reaches userspace.
       expect(trial!.grubLoading, consoleTail(run)).toBe(`Loading Linux ${V} ...`);
       expect(trial!.text).toMatch(/ALERT!\s+\/dev\/sda1 does not exist/);
@@ -252,17 +268,14 @@ export function trialBootTests(suite: Suite): void {
       expect(status).toContain('kbackup trial retry');
       expect(status).toContain('kbackup trial accept');
       // ...and keeps doing so until the administrator acts.
-      expect(again!.bootImage, consoleTail(run)).toBe(good!.linux);
+      if (again) expect(third!.bootImage, consoleTail(run)).toBe(good!.linux);
       const disk = diskOf(run);
       expect(grubenvVars(readFromDisk(disk, '/boot/grub/grubenv')).kbackup_trial).toBe('failed');
       const trialState = JSON.parse(readFromDisk(disk, '/var/lib/kbackup/trial.json') ?? 'null') as { state: string; imageSha256: string; failedAt?: string } | null;
       expect(trialState).toMatchObject({ state: 'failed', imageSha256: brokenSha });
       expect(trialState!.failedAt).toMatch(/^\d{4}-\d\d-\d\dT/);
-      const records = boots(run);
-      expect(records.slice(-2).map((r) => [r.image, r.imageSha256])).toEqual([
-        [good!.linux, known],
-        [good!.linux, known],
-      ]);
+      const last = boots(run).pop()!;
+      expect([last.image, last.imageSha256, last.trial]).toEqual([good!.linux, known, 'fallback']);
       // The same answer from kbackup in the chroot, on the state the VM left.
       await takeStateFrom(run);
       const json = await c.kbackup('trial status --json');
