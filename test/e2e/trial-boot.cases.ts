@@ -97,6 +97,7 @@ export function trialBootTests(suite: Suite): void {
       fs.writeFileSync(file, `${last!.cmdline}\n`);
       const r = await hostRun('mount', ['--bind', file, c.host('/proc/cmdline')]);
       expect(r.code, r.stderr).toBe(0);
+      fs.rmSync(diskOf(run), { force: true }); // 1-2 GB each; the console log stays for a failure message
     }
 
     const boots = (run: VmRun) => (JSON.parse(readFromDisk(diskOf(run), '/var/lib/kbackup/boots.json') ?? '{"boots":[]}') as { boots: BootRecord[] }).boots;
