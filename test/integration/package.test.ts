@@ -20,6 +20,10 @@ const SHIMS = [
   '/etc/kernel/postrm.d/kbackup',
   '/etc/initramfs/post-update.d/kbackup',
 ];
+/** Trial boot (issue 11): the grub.d snippet, its /etc/default/grub.d fragment, the boot-record unit. */
+const GRUB_SNIPPET = '/etc/grub.d/08_kbackup';
+const GRUB_DEFAULT_FRAGMENT = '/etc/default/grub.d/kbackup.cfg';
+const BOOT_RECORD_UNIT = '/lib/systemd/system/kbackup-boot-record.service';
 const MAN_PAGE = '/usr/share/man/man8/kbackup.8.gz';
 const COMPLETION = '/usr/share/bash-completion/completions/kbackup';
 
@@ -28,6 +32,9 @@ const EXPECTED_FILES: Record<string, string> = {
   '/usr/sbin/kbackup': '-rwxr-xr-x',
   ...Object.fromEntries(SHIMS.map((s) => [s, '-rwxr-xr-x'])),
   '/etc/default/kbackup': '-rw-r--r--',
+  [GRUB_SNIPPET]: '-rwxr-xr-x',
+  [GRUB_DEFAULT_FRAGMENT]: '-rw-r--r--',
+  [BOOT_RECORD_UNIT]: '-rw-r--r--',
   [MAN_PAGE]: '-rw-r--r--',
   [COMPLETION]: '-rw-r--r--',
   '/usr/share/doc/kbackup/copyright': '-rw-r--r--',
@@ -126,9 +133,16 @@ describe('control', () => {
     expect(field('Pre-Depends')).toBe('');
   });
 
-  it('lists exactly the shims and /etc/default/kbackup as conffiles', () => {
+  it('lists exactly the shims, /etc/default/kbackup and the GRUB trial-boot files as conffiles', () => {
     const conffiles = fs.readFileSync(path.join(control, 'conffiles'), 'utf8').trim().split('\n').sort();
-    expect(conffiles).toEqual([...SHIMS, '/etc/default/kbackup'].sort());
+    expect(conffiles).toEqual([...SHIMS, '/etc/default/kbackup', GRUB_SNIPPET, GRUB_DEFAULT_FRAGMENT].sort());
+  });
+
+  it('enables the boot-record unit without starting it at install time', () => {
+    const postinst = fs.readFileSync(path.join(control, 'postinst'), 'utf8');
+    expect(postinst).toContain("deb-systemd-helper enable 'kbackup-boot-record.service'");
+    // Started now, it would record whatever is running, whose files may already have been replaced.
+    expect(postinst).not.toMatch(/deb-systemd-invoke .*(start|restart).*kbackup-boot-record/);
   });
 
   it('purge removes the state and never touches /boot', () => {
@@ -140,6 +154,26 @@ describe('control', () => {
     for (const line of bootLines) expect(line, line).toMatch(/^\s*(echo|")/);
     const dash = run('dash', ['-n', path.join(control, 'postrm')]);
     expect(dash.status).toBe(0);
+  });
+});
+
+describe('trial-boot files', () => {
+  it('ships the GRUB snippet and fragment identical to packaging/grub.d/, and the unit to packaging/', () => {
+    expect(fs.readFileSync(inRoot(GRUB_SNIPPET), 'utf8')).toBe(fs.readFileSync(path.join(repo, 'packaging/grub.d/08_kbackup'), 'utf8'));
+    expect(fs.readFileSync(inRoot(GRUB_DEFAULT_FRAGMENT), 'utf8')).toBe(fs.readFileSync(path.join(repo, 'packaging/grub.d/kbackup.cfg'), 'utf8'));
+    expect(fs.readFileSync(inRoot(BOOT_RECORD_UNIT), 'utf8')).toBe(fs.readFileSync(path.join(repo, 'packaging/kbackup-boot-record.service'), 'utf8'));
+    expect(run('dash', ['-n', inRoot(GRUB_SNIPPET)]).status).toBe(0);
+    expect(run('dash', ['-n', inRoot(GRUB_DEFAULT_FRAGMENT)]).status).toBe(0);
+  });
+
+  it('the unit runs kbackup boot-record once per boot, ordered like systemd-bless-boot', () => {
+    const unit = fs.readFileSync(inRoot(BOOT_RECORD_UNIT), 'utf8');
+    expect(unit).toMatch(/^ExecStart=\/usr\/sbin\/kbackup boot-record$/m);
+    expect(unit).toMatch(/^Type=oneshot$/m);
+    expect(unit).toMatch(/^Requires=boot-complete\.target$/m);
+    expect(unit).toMatch(/^After=.*\bboot-complete\.target\b/m);
+    expect(unit).toMatch(/^After=.*\bmulti-user\.target\b/m);
+    expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
   });
 });
 
