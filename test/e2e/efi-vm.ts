@@ -19,6 +19,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { E2E_CACHE, hostRun, type Chroot, type RunResult, unmountAllUnder } from './harness';
+import { withLock } from './harness/host';
 
 /** fs_uuid answered by test/e2e/fixtures/grub-probe: grub.cfg searches for it. */
 export const GRUB_PROBE_UUID = '0f5e4c2a-6b1d-4e38-9a7c-2d1e5b3f4a10';
@@ -224,8 +225,16 @@ export interface VmRun {
   qemuStderr: string;
 }
 
-/** Boots the disk under qemu (TCG) with OVMF until the guest powers off or timeoutMs passes. */
+/**
+ * Boots the disk under qemu (TCG) with OVMF until the guest powers off or timeoutMs passes. One VM at
+ * a time on the machine (the harness's qemu lock, shared with bootQemu): two TCG guests on 2 cores
+ * would each run at half speed, and the timeouts are set for one.
+ */
 export async function bootVm(file: string, options: { timeoutMs: number; label: string }): Promise<VmRun> {
+  return withLock('qemu', () => bootVmUnlocked(file, options));
+}
+
+async function bootVmUnlocked(file: string, options: { timeoutMs: number; label: string }): Promise<VmRun> {
   const dir = path.dirname(file);
   const vars = path.join(dir, `${options.label}-OVMF_VARS.fd`);
   fs.copyFileSync(OVMF_VARS, vars);
