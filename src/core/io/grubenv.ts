@@ -1,10 +1,7 @@
 // GRUB's environment block (/boot/grub/grubenv): read it, write it whole and atomically, and ask
 // grub-probe whether GRUB can write it back at boot (it cannot on LVM, RAID, btrfs or ZFS).
-import * as fs from 'node:fs/promises';
-import * as path from 'node:path';
 import { parseGrubenv } from '../model/grub/grub-cfg';
-import { ioError } from '../model/errors';
-import { fsyncDir } from './copy';
+import { writeFileDurably } from './copy';
 import { readText } from './files';
 import type { World } from '../world';
 
@@ -28,22 +25,7 @@ export async function readGrubenv(file: string): Promise<GrubenvRead> {
  * new one, never half of one.
  */
 export async function writeGrubenv(file: string, text: string): Promise<void> {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.${path.basename(file)}.kbackup-tmp-${process.pid}`);
-  try {
-    const handle = await fs.open(tmp, 'w', 0o644);
-    try {
-      await handle.writeFile(text);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await fs.rename(tmp, file);
-    await fsyncDir(dir);
-  } catch (err) {
-    await fs.rm(tmp, { force: true }).catch(() => undefined);
-    throw ioError(`cannot write ${file}`, err);
-  }
+  await writeFileDurably(file, text, 0o644);
 }
 
 export interface GrubProbe {
