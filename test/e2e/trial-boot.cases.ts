@@ -100,7 +100,8 @@ export function trialBootTests(suite: Suite): void {
       fs.rmSync(diskOf(run), { force: true }); // 1-2 GB each; the console log stays for a failure message
     }
 
-    const boots = (run: VmRun) => (JSON.parse(readFromDisk(diskOf(run), '/var/lib/kbackup/boots.json') ?? '{"boots":[]}') as { boots: BootRecord[] }).boots;
+    /** boots.json as the VM left it: a JSON array of records, newest last (model/boots.ts). */
+    const boots = (run: VmRun) => JSON.parse(readFromDisk(diskOf(run), '/var/lib/kbackup/boots.json') ?? '[]') as BootRecord[];
 
     beforeAll(async () => {
       c = await createChroot({ suite, label: `trial-boot-${suite}` });
