@@ -84,6 +84,19 @@ export function fakeInitrd(size: number, seed: number): Buffer {
 }
 
 /** A live kernel set as a Debian kernel package leaves it. */
+/** A backup set written by hand, as an older kbackup run would have left it; returns its ID. */
+export function fakeSet(
+  r: TempRoot,
+  stamp: string,
+  version = V,
+  seed = 7,
+  stems = ['kernel', 'initrd.img', 'config', 'System.map'],
+  initrdSize = 2000,
+): string {
+  for (const stem of stems) r.write(`boot/${stem}-${version}~~backup${stamp}`, stem === 'initrd.img' ? fakeInitrd(initrdSize, seed) : bytes(1000, seed + stem.length));
+  return `${version}~~backup${stamp}`;
+}
+
 export function installKernel(root: TempRoot, version = V, seed = 1, sizes = { vmlinuz: 64 * 1024, initrd: 256 * 1024 }): void {
   root.write(`boot/vmlinuz-${version}`, bytes(sizes.vmlinuz, seed));
   root.write(`boot/initrd.img-${version}`, fakeInitrd(sizes.initrd, seed + 1000), 0o600);

@@ -2,7 +2,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, fakeInitrd, installKernel, isRoot, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+import { bytes, fakeSet as writeSet, installKernel, isRoot, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
 
 let root: TempRoot;
 const mounts: string[] = [];
@@ -15,9 +15,9 @@ afterEach(() => {
 });
 
 /** A backup set written by hand, as an older kbackup run would have left it. */
+/** cli-manage's sets hold a 200 kB initrd: large enough for the space and size columns it asserts. */
 function fakeSet(r: TempRoot, stamp: string, version = V, seed = 7, stems = ['kernel', 'initrd.img', 'config', 'System.map']): string {
-  for (const stem of stems) r.write(`boot/${stem}-${version}~~backup${stamp}`, stem === 'initrd.img' ? fakeInitrd(200_000, seed) : bytes(1000, seed + stem.length));
-  return `${version}~~backup${stamp}`;
+  return writeSet(r, stamp, version, seed, stems, 200_000);
 }
 
 function codes(stdout: string): string[] {

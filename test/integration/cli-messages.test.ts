@@ -4,7 +4,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { COMMAND_OPTIONS, GLOBAL_OPTIONS } from '../../src/cli-errors';
-import { bytes, fakeInitrd, installKernel, kbackup, makeRoot, REPO, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+import { bytes, fakeInitrd, fakeSet, installKernel, kbackup, makeRoot, REPO, requireBuiltCli, V, type TempRoot } from '../helpers/root';
 
 let root: TempRoot;
 beforeAll(() => {
@@ -13,11 +13,6 @@ beforeAll(() => {
 afterEach(() => {
   root?.cleanup();
 });
-
-function fakeSet(r: TempRoot, stamp: string, version = V, seed = 7, stems = ['kernel', 'initrd.img', 'config', 'System.map']): string {
-  for (const stem of stems) r.write(`boot/${stem}-${version}~~backup${stamp}`, stem === 'initrd.img' ? fakeInitrd(2000, seed) : bytes(1000, seed + stem.length));
-  return `${version}~~backup${stamp}`;
-}
 
 interface Report {
   ok: boolean;

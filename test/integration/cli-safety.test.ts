@@ -2,7 +2,7 @@
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, fakeInitrd, installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
+import { bytes, fakeSet, installKernel, kbackup, makeRoot, requireBuiltCli, V, type TempRoot } from '../helpers/root';
 
 let root: TempRoot;
 beforeAll(() => {
@@ -11,12 +11,6 @@ beforeAll(() => {
 afterEach(() => {
   root?.cleanup();
 });
-
-/** A backup set written by hand, as an older kbackup run would have left it. */
-function fakeSet(r: TempRoot, stamp: string, version = V, seed = 7, stems = ['kernel', 'initrd.img', 'config', 'System.map']): string {
-  for (const stem of stems) r.write(`boot/${stem}-${version}~~backup${stamp}`, stem === 'initrd.img' ? fakeInitrd(2000, seed) : bytes(1000, seed + stem.length));
-  return `${version}~~backup${stamp}`;
-}
 
 const STAMPS = ['202601010000', '202602010000', '202603010000', '202604010000', '202605010000', '202606010000'];
 
