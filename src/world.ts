@@ -1,7 +1,8 @@
 // The real world kbackup runs in: stderr for messages, programs run without a shell, the system
 // clock, this machine's /proc and /sys. main.ts builds it; everything below takes it as a parameter.
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import * as os from 'node:os';
+import { isSea } from 'node:sea';
 import * as path from 'node:path';
 import type { ExecResult, Logger, MachinePaths, World } from './core/world';
 
@@ -51,6 +52,24 @@ export function showInside(root: string): (text: string) => string {
   return prefix === '/' ? (t) => t : (t) => t.split(prefix).join('/');
 }
 
+/**
+ * kbackup started again, detached. A single executable is its own interpreter; `node kbackup.cjs`
+ * (the tests) needs its script named again.
+ */
+export function spawnSelf(args: readonly string[]): number | undefined {
+  const argv = isSea() || process.argv[1] === undefined ? [...args] : [process.argv[1], ...args];
+  try {
+    const child = spawn(process.execPath, argv, { detached: true, stdio: 'ignore', cwd: '/' });
+    // A failed start is reported as an 'error' event after this returns: never thrown, only logged
+    // by nobody. The caller's marker then names a pid that is not running, which waiters ignore.
+    child.on('error', () => undefined);
+    child.unref();
+    return child.pid;
+  } catch {
+    return undefined;
+  }
+}
+
 export function realWorld(options: { root: string; configPath?: string; log: Logger }): World {
   const root = path.resolve(options.root);
   return {
@@ -63,5 +82,6 @@ export function realWorld(options: { root: string; configPath?: string; log: Log
     exec: realExec,
     machine: REAL_MACHINE,
     tmpdir: os.tmpdir(),
+    spawnSelf,
   };
 }

@@ -122,3 +122,25 @@ export function kbackup(root: TempRoot | string, args: string[], env: Record<str
 }
 
 export const isRoot = process.getuid?.() === 0;
+
+/**
+ * Waits until the background initrd reader a kernel update's initramfs hook started under `root` is
+ * done (its marker gone, or naming a pid that is not running): the reader must not outlive the test
+ * that started it, nor write into a root the test removes.
+ */
+export function waitForPrefetch(root: TempRoot, limitMs = 30_000): void {
+  const marker = root.file('var/lib/kbackup/initrd-prefetch.json');
+  const sleeper = new Int32Array(new SharedArrayBuffer(4));
+  const t0 = Date.now();
+  for (;;) {
+    let pid: number | undefined;
+    try {
+      pid = (JSON.parse(fs.readFileSync(marker, 'utf8')) as { pid: number }).pid;
+      process.kill(pid, 0);
+    } catch {
+      return;
+    }
+    if (Date.now() - t0 > limitMs) throw new Error(`the background reader ${pid} is still running after ${limitMs} ms`);
+    Atomics.wait(sleeper, 0, 0, 20);
+  }
+}

@@ -1,9 +1,10 @@
 // The built CLI on temp roots: a new-ABI kernel (no backup of its own version) is judged against
 // another kernel's initrd, at update time (postinst, initramfs hooks) and by check; advice names the
 // installed generator; the summaries of images already read are kept between runs.
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { bytes, cpioNewc, kbackup, makeRoot, requireBuiltCli, type TempRoot } from '../helpers/root';
+import { bytes, cpioNewc, kbackup, makeRoot, requireBuiltCli, waitForPrefetch, type TempRoot } from '../helpers/root';
 
 const OLD = '6.1.0-50-amd64';
 const NEW = '6.1.0-57-amd64';
@@ -170,6 +171,65 @@ describe('under dracut', () => {
     expect(rebuild.stderr).toContain('no backup of it exists');
     const inUpdate = kbackup(root, ['hook', 'initramfs', NEW, `/boot/initrd.img-${NEW}`], { DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${NEW}` });
     expect(inUpdate).toMatchObject({ code: 0, stderr: '' });
+    waitForPrefetch(root);
+  });
+});
+
+describe('inside a kernel update the initramfs hook reads the new image in the background', () => {
+  const kernelUpdate = { DPKG_MAINTSCRIPT_PACKAGE: `linux-image-${NEW}`, DEB_MAINT_PARAMS: 'configure' };
+
+  it('the postinst hook then judges it from that reading, with no tool left to read it again', () => {
+    root = newAbiRoot(initrdWith(NEW, [], { emptyDep: true }));
+    const hook = kbackup(root, ['-v', 'hook', 'initramfs', NEW, `/boot/initrd.img-${NEW}`], kernelUpdate);
+    expect(hook.code).toBe(0);
+    const pid = Number(/in the background \(pid (\d+)\)/.exec(hook.stderr)?.[1]);
+    expect(pid, hook.stderr).toBeGreaterThan(0);
+    waitForPrefetch(root);
+    expect(fs.existsSync(root.file('var/lib/kbackup/initrd-prefetch.json'))).toBe(false);
+    // Both images the postinst hook needs were read and kept: the new one and the previous default's.
+    const cache = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/initrd-summaries.json'), 'utf8')) as { entries: { sha256: string }[] };
+    expect(cache.entries.map((e) => e.sha256).sort()).toEqual([root.sha(`boot/initrd.img-${OLD}`), root.sha(`boot/initrd.img-${NEW}`)].sort());
+
+    // Without lsinitramfs and lsinitrd on PATH only the background reading can answer, and it does:
+    // the same problem the postinst hook finds when it reads the images itself.
+    const postinst = kbackup(root, ['-v', 'hook', 'postinst', NEW], { ...kernelUpdate, PATH: '/nonexistent' });
+    expect(postinst.code).toBe(0);
+    expect(postinst.stderr).toContain(`initrd-modules-dropped: initrd.img-${NEW} has 0 modules where initrd.img-${OLD} (the previous default) had 60`);
+    expect(postinst.stderr).toContain(`/boot/initrd.img-${NEW}: summary kept from an earlier reading`);
+    expect(postinst.stderr).not.toContain('initrd-tool-missing');
+  });
+
+  it('a rewritten image is not taken for the one read, even with its size and mtime put back', () => {
+    root = newAbiRoot(initrdWith(NEW, ['aaa'], { emptyDep: true }));
+    expect(kbackup(root, ['hook', 'initramfs', NEW, `/boot/initrd.img-${NEW}`], kernelUpdate).code).toBe(0);
+    waitForPrefetch(root);
+    const live = root.file(`boot/initrd.img-${NEW}`);
+    const before = fs.statSync(live, { bigint: true });
+    // Same length, other content, the very same mtime (touch -r keeps the nanoseconds): only the
+    // inode's ctime and the sha256 tell.
+    const other = initrdWith(NEW, ['bbb'], { emptyDep: true });
+    expect(other.length).toBe(Number(before.size));
+    const reference = root.file('mtime-reference');
+    fs.copyFileSync(live, reference);
+    expect(spawnSync('touch', ['-r', live, reference]).status).toBe(0);
+    fs.writeFileSync(live, other);
+    expect(spawnSync('touch', ['-r', reference, live]).status).toBe(0);
+    const after = fs.statSync(live, { bigint: true });
+    expect([after.ino, after.size, after.mtimeNs]).toEqual([before.ino, before.size, before.mtimeNs]);
+    expect(after.ctimeNs).not.toBe(before.ctimeNs);
+    const postinst = kbackup(root, ['-v', 'hook', 'postinst', NEW], { ...kernelUpdate, PATH: '/nonexistent' });
+    expect(postinst.stderr).not.toContain(`/boot/initrd.img-${NEW}: summary kept from an earlier reading`);
+    expect(postinst.stderr).toContain('initrd-tool-missing');
+  });
+
+  it('check ignores, and removes, a marker whose reader is gone', () => {
+    root = newAbiRoot(initrdWith(NEW, [...STORAGE, ...OTHERS]));
+    // A reader that died before removing its marker: check neither waits nor keeps the marker.
+    root.write('var/lib/kbackup/initrd-prefetch.json', JSON.stringify({ pid: 2 ** 22 + 12345, version: NEW, started: new Date().toISOString() }));
+    const stale = kbackup(root, ['-v', 'check']);
+    expect(stale.stderr).not.toContain('waited');
+    expect(stale.stderr).toContain('the background reader named in');
+    expect(fs.existsSync(root.file('var/lib/kbackup/initrd-prefetch.json'))).toBe(false);
   });
 });
 

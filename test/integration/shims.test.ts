@@ -9,11 +9,12 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 
 const repo = path.resolve(__dirname, '../..');
 
+// `params`: a DEB_MAINT_PARAMS under which the shim hands over to kbackup (postrm: only on removal).
 const SHIMS = [
-  { source: 'hooks/kernel/preinst.d/00-kbackup', installed: '/etc/kernel/preinst.d/00-kbackup', kind: 'preinst' },
-  { source: 'hooks/kernel/postinst.d/zzz-kbackup', installed: '/etc/kernel/postinst.d/zzz-kbackup', kind: 'postinst' },
-  { source: 'hooks/kernel/postrm.d/kbackup', installed: '/etc/kernel/postrm.d/kbackup', kind: 'postrm' },
-  { source: 'hooks/initramfs/post-update.d/kbackup', installed: '/etc/initramfs/post-update.d/kbackup', kind: 'initramfs' },
+  { source: 'hooks/kernel/preinst.d/00-kbackup', installed: '/etc/kernel/preinst.d/00-kbackup', kind: 'preinst', params: 'upgrade 6.1.76-1' },
+  { source: 'hooks/kernel/postinst.d/zzz-kbackup', installed: '/etc/kernel/postinst.d/zzz-kbackup', kind: 'postinst', params: 'configure 6.1.76-1' },
+  { source: 'hooks/kernel/postrm.d/kbackup', installed: '/etc/kernel/postrm.d/kbackup', kind: 'postrm', params: 'purge' },
+  { source: 'hooks/initramfs/post-update.d/kbackup', installed: '/etc/initramfs/post-update.d/kbackup', kind: 'initramfs', params: 'configure 6.1.76-1' },
 ] as const;
 
 const INSTALLED_BIN = '/usr/sbin/kbackup';
@@ -60,7 +61,7 @@ function fakeKbackup(exitCode: number): { bin: string; argvFile: string; envFile
   return { bin, argvFile, envFile };
 }
 
-describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
+describe.each(SHIMS)('$installed', ({ source, installed, kind, params }) => {
   it('has a name run-parts accepts and is executable', () => {
     expect(path.basename(installed)).toMatch(/^[A-Za-z0-9_-]+$/);
     expect(path.basename(source)).toBe(path.basename(installed));
@@ -111,7 +112,7 @@ describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
       NODE_DEBUG: 'fs',
       NODE_PATH: '/nonexistent',
       NODEJS_KEEP: 'not a NODE_ variable',
-      DEB_MAINT_PARAMS: 'configure 6.1.76-1',
+      DEB_MAINT_PARAMS: params,
     });
     expect(result.status).toBe(0);
     expect(result.stdout).toBe('');
@@ -126,7 +127,7 @@ describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
     expect(fs.existsSync(cli), 'run "npm run build" first').toBe(true);
     const rootDir = path.join(tmp, 'root');
     fs.mkdirSync(path.join(rootDir, 'boot'), { recursive: true });
-    const env = { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem', DEB_MAINT_PARAMS: 'configure 6.1.76-1' };
+    const env = { NODE_EXTRA_CA_CERTS: '/nonexistent/ca.pem', DEB_MAINT_PARAMS: params };
     // The scenario reproduces: the executable itself prints the warning when run directly.
     const direct = spawnSync(cli, ['--version'], { encoding: 'utf8', env: { PATH: '/usr/bin:/bin', ...env } });
     expect(direct.stderr).toContain('Ignoring extra certs');
@@ -141,8 +142,38 @@ describe.each(SHIMS)('$installed', ({ source, installed, kind }) => {
 
   it("passes kbackup's exit status through, so ON_ERROR=fail can stop the update", () => {
     const fake = fakeKbackup(3);
-    const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64']);
+    const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64'], { DEB_MAINT_PARAMS: params });
     expect(result.status).toBe(3);
+  });
+});
+
+describe('the postrm shim', () => {
+  const source = 'hooks/kernel/postrm.d/kbackup';
+
+  // On an upgrade the kernel package's postrm runs postrm.d too: kbackup would start only to do nothing.
+  it.each([['upgrade 6.1.76-1'], ['failed-upgrade 6.1.76-1'], ['abort-install'], ['disappear'], [''], ['removed'], ['*']])(
+    'does not start kbackup when DEB_MAINT_PARAMS is %j',
+    (params) => {
+      const fake = fakeKbackup(3);
+      const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64'], { DEB_MAINT_PARAMS: params });
+      expect(result.status).toBe(0);
+      expect(result.stdout + result.stderr).toBe('');
+      expect(fs.existsSync(fake.argvFile)).toBe(false);
+    },
+  );
+
+  it('does not start kbackup when DEB_MAINT_PARAMS is unset (run by hand, or by an old kernel package)', () => {
+    const fake = fakeKbackup(3);
+    const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64']);
+    expect(result.status).toBe(0);
+    expect(fs.existsSync(fake.argvFile)).toBe(false);
+  });
+
+  it.each([['remove'], ['purge'], ['  purge  '], ['remove\tsomething']])('starts kbackup when DEB_MAINT_PARAMS is %j', (params) => {
+    const fake = fakeKbackup(0);
+    const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64'], { DEB_MAINT_PARAMS: params });
+    expect(result.status).toBe(0);
+    expect(fs.readFileSync(fake.argvFile, 'utf8')).toBe('hook\npostrm\n6.1.0-18-amd64\n/boot/vmlinuz-6.1.0-18-amd64\n');
   });
 });
 

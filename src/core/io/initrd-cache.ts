@@ -1,5 +1,5 @@
 // /var/lib/kbackup/initrd-summaries.json: an initrd's summary kept between runs, keyed by the image's
-// size, mtime and sha256. Decompressing an image is the costly part of judging it, and the image a
+// size, mtime and sha256 (and, for the very file it was read from, its inode and ctime). Decompressing an image is the costly part of judging it, and the image a
 // new one is judged against (its backup, the previous kernel's) was the live one at the last update:
 // with this, the postinst hook decompresses only the new image.
 import * as fs from 'node:fs/promises';
@@ -18,14 +18,20 @@ interface Entry {
   size: number;
   mtimeMs: number;
   sha256: string;
+  /** The file it was read from: the same inode, size, mtime and ctime is the same content, unhashed. */
+  ino?: number;
+  ctimeMs?: number;
   usedAt: string;
   summary: Omit<InitrdSummary, 'path' | 'nameVersion'>;
 }
 
 /**
  * A lookup hashes the image only when its size and mtime match an entry, or takes a sha256 the caller
- * already trusts (the manifest's, for a backup whose size and mtime are unchanged). It is only a cache:
- * unreadable, lost or stale, the images are read again; a failed read is never remembered.
+ * already trusts (the manifest's, for a backup whose size and mtime are unchanged). The file an entry
+ * was read from is known without hashing while its inode, size, mtime and ctime are unchanged: any
+ * write to it moves the ctime, which no program can set back (the postinst hook finds the image the
+ * background reader read that way). It is only a cache: unreadable, lost or stale, the images are
+ * read again; a failed read is never remembered.
  */
 export class InitrdSummaryCache {
   private dirty = false;
@@ -62,7 +68,7 @@ export class InitrdSummaryCache {
     const st = await fs.stat(image).catch(() => undefined);
     if (!st?.isFile()) return readInitrd(world, image);
     const candidates = this.entries.filter((e) => e.size === st.size && e.mtimeMs === st.mtimeMs);
-    let sha = trustedSha256;
+    let sha = trustedSha256 ?? candidates.find((e) => e.ino === st.ino && e.ctimeMs === st.ctimeMs)?.sha256;
     if (candidates.length > 0) {
       sha ??= await sha256File(image);
       const hit = candidates.find((e) => e.sha256 === sha);
@@ -78,7 +84,7 @@ export class InitrdSummaryCache {
     if (summary.error === undefined) {
       const { path: _path, nameVersion: _nameVersion, ...rest } = summary;
       this.entries = this.entries.filter((e) => !(e.size === st.size && e.mtimeMs === st.mtimeMs && e.sha256 === digest));
-      this.entries.push({ size: st.size, mtimeMs: st.mtimeMs, sha256: digest, usedAt: world.now().toISOString(), summary: rest });
+      this.entries.push({ size: st.size, mtimeMs: st.mtimeMs, sha256: digest, ino: st.ino, ctimeMs: st.ctimeMs, usedAt: world.now().toISOString(), summary: rest });
       this.dirty = true;
     }
     return summary;

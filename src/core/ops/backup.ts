@@ -15,7 +15,7 @@ import { compareDebianVersions } from '../model/version';
 import { manifestSet, withSet, withoutSets, type Manifest, type ManifestSet, type Origin } from '../model/manifest';
 import { assertSafeVersion, formatStamp, liveFileName } from '../model/names';
 import { backupSources, planBackup, type BackupPlan, type SourceFile } from '../model/plan';
-import { assessInitrd, type InitrdAssessment } from './initrd';
+import { assessInitrd, startInitrdPrefetch, type InitrdAssessment } from './initrd';
 import { COMMAND_LOCK_WAIT_MS, HOOK_LOCK_WAIT_MS, readState, reconcileManifest, withLock, type State } from './state';
 
 /** `upgrade 6.1.76-1` -> the version of the package being replaced, whose files we back up. */
@@ -171,16 +171,24 @@ export async function snapshot(world: World, config: Config, versionArg: string 
   return plan;
 }
 
-export type InitramfsOutcome =
-  /** Nothing to keep; `why` is a detail for --verbose. The new image may still have been judged. */
-  | { kept: false; why: string; health?: InitrdAssessment }
+export type InitramfsOutcome = (
+  | /** Nothing to keep; `why` is a detail for --verbose. The new image may still have been judged. */
+  { kept: false; why: string; health?: InitrdAssessment }
   /** The previous initrd was kept (or already was: plan.skip.reason 'identical'), and the new one judged. */
-  | { kept: true; plan: BackupPlan; health?: InitrdAssessment };
+  | { kept: true; plan: BackupPlan; health?: InitrdAssessment }
+) & {
+  /** Inside a kernel package: the pid of the background reader of the new image (ops/initrd.ts), if one started. */
+  prefetch?: number;
+};
 
 /**
  * `update-initramfs -u` keeps the previous image as INITRD.dpkg-bak while its post-update hooks
  * run. If that differs from the new image and from the newest backup, it becomes a backup set
  * with the live kernel image, config and System.map.
+ *
+ * Inside a kernel package's maintainer script the postinst hook, last of /etc/kernel/postinst.d,
+ * judges the new image after update-grub: it is not judged here (that would read it twice per
+ * update) but read in the background, while update-grub runs, for the postinst hook to find.
  */
 export async function keepPreviousInitrd(world: World, config: Config, version: string, initrdArg: string): Promise<InitramfsOutcome> {
   assertSafeVersion(version);
@@ -190,11 +198,16 @@ export async function keepPreviousInitrd(world: World, config: Config, version: 
   if (path.dirname(path.resolve(initrd)) !== path.resolve(bootDir) || path.basename(initrd) !== liveFileName('initrd.img', version)) {
     return { kept: false, why: `${initrdArg} is not ${liveFileName('initrd.img', version)} in ${bootDir}: not kept` };
   }
+  const inKernelUpdate = /^linux-image-/.test(world.env.DPKG_MAINTSCRIPT_PACKAGE ?? '');
+  const outcome = await keepOrJudge(world, config, version, bootDir, initrd, inKernelUpdate);
+  if (!inKernelUpdate) return outcome;
+  const pid = await startInitrdPrefetch(world, version);
+  return pid === undefined ? outcome : { ...outcome, prefetch: pid };
+}
+
+async function keepOrJudge(world: World, config: Config, version: string, bootDir: string, initrd: string, inKernelUpdate: boolean): Promise<InitramfsOutcome> {
   const previousName = `${path.basename(initrd)}.dpkg-bak`;
   const previous = await statSource(bootDir, 'initrd.img', previousName);
-  // Inside a kernel package's maintainer script the postinst hook, last of /etc/kernel/postinst.d,
-  // judges the image right after: judging it here too would decompress it twice per update.
-  const inKernelUpdate = /^linux-image-/.test(world.env.DPKG_MAINTSCRIPT_PACKAGE ?? '');
   if (!previous) {
     // dracut keeps no .dpkg-bak: its rebuilds (dracut -f, its triggers) leave nothing to keep, but
     // the new image can still be judged against a previous one.
