@@ -48,6 +48,20 @@ const PLANS: Record<Suite, SuitePlan> = {
   trixie: { flavour: 'sort-v', updates: 3, keep: 2, freshFlavour: false },
 };
 
+/** Pids of `kbackup hook prefetch` processes whose root is `root` (other test files' chroots aside). */
+function readersIn(root: string): number[] {
+  const pids: number[] = [];
+  for (const pid of fs.readdirSync('/proc').filter((n) => /^\d+$/.test(n))) {
+    try {
+      const cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+      if (cmdline.includes('prefetch') && path.resolve(fs.readlinkSync(`/proc/${pid}/root`)) === path.resolve(root)) pids.push(Number(pid));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return pids;
+}
+
 export function kernelUpdateTests(suite: Suite): void {
   const plan = PLANS[suite];
   let c: Chroot;
@@ -177,6 +191,16 @@ export function kernelUpdateTests(suite: Suite): void {
       expect(sets[0]!.complete).toBe(true);
       const listed = Object.fromEntries(sets[0]!.files.map((f) => [f.path, f.sha256]));
       for (const stem of STEMS) expect(listed[`/boot/${backupName(stem, suffix)}`]).toBe(before[stem].sha256);
+
+      // The new initrd was read by the reader the initramfs hook started, which the postinst hook
+      // waited for: when dpkg returns no reader of this chroot is left, nor its marker, and the
+      // summaries hold the new image and its backup (the old one), each read once.
+      expect(c.exists('/var/lib/kbackup/initrd-prefetch.json')).toBe(false);
+      expect(readersIn(c.host('/'))).toEqual([]);
+      const summaries = JSON.parse(c.readFile('/var/lib/kbackup/initrd-summaries.json')) as { entries: { sha256: string }[] };
+      expect(summaries.entries.map((e) => e.sha256)).toEqual(
+        expect.arrayContaining([files[liveName('initrd.img')]!.sha256, files[backupName('initrd.img', suffix)]!.sha256]),
+      );
     });
 
     it('7. the backed-up kernel and initrd (the archive kernel and the initrd it booted with) boot under qemu into the initramfs', async () => {
