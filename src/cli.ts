@@ -1,5 +1,4 @@
 // The command line: declares commands and options, and hands each to its command module.
-import * as fs from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { version as packageVersion } from '../package.json';
 import { runSnapshot } from './commands/backup';
@@ -12,6 +11,7 @@ import { runRestore } from './commands/restore';
 import { explainParseError } from './cli-errors';
 import { runBootRecord, runStatus, runTrial, TRIAL_COMMANDS, type TrialCommandName } from './commands/trial';
 import { UsageError } from './core/model/errors';
+import { rootIsDirectory } from './core/ops/state';
 
 export interface GlobalOptions {
   root: string;
@@ -29,12 +29,10 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       for (const key of ['kernelVersion', 'id'] as const) if (args[key] === undefined && extra.length > 0) args[key] = extra.shift();
     }
     const ctx = makeContext({ root: args.root as string, config: args.config as string | undefined, quiet: !!args.quiet, verbose: !!args.verbose });
+    // --root must name a directory: acting on a root that is not there would only create one. A hook
+    // checks it itself, to answer as ON_ERROR says.
+    if ((args._ as unknown[])[0] !== 'hook' && !(await rootIsDirectory(ctx.world))) throw new UsageError(`--root ${String(args.root)} is not a directory`);
     done(await fn(ctx, args));
-  };
-  // --root must name a directory: acting on a root that is not there would only create one.
-  const checkRoot = (args: Record<string, unknown>) => {
-    const root = String(args.root);
-    if (!fs.statSync(root, { throwIfNoEntry: false })?.isDirectory()) throw new UsageError(`--root ${root} is not a directory`);
   };
   const cli: Argv = yargs(argv as string[])
     .scriptName('kbackup')
@@ -166,9 +164,6 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
         done(0);
       },
     )
-    .middleware((args) => {
-      if (args._[0] !== 'hook' && args._[0] !== 'completion') checkRoot(args);
-    })
     .demandCommand(1, 'name a command (kbackup --help lists them)')
     .recommendCommands()
     .strict()

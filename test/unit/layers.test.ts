@@ -65,6 +65,12 @@ describe('layers', () => {
     expect(violations('core/ops', (t) => !['commands', 'cli.ts', 'main.ts', 'world.ts'].includes(t))).toEqual([]);
   });
 
+  it('cli.ts only declares the command line: no fs, no child processes, no io', () => {
+    const file = path.join(SRC, 'cli.ts');
+    const bad = importsOf(file).filter((spec) => MACHINE_MODULES.test(spec) || target(file, spec) === 'core/io');
+    expect(bad).toEqual([]);
+  });
+
   it('commands use ops and model only: no fs, no child processes, no io', () => {
     expect(
       violations('commands', (t, spec) => !MACHINE_MODULES.test(spec) && t !== 'core/io' && !['cli.ts', 'main.ts', 'world.ts'].includes(t)),
