@@ -58,23 +58,20 @@ function cpuGroup(): { cpuMs(): number; leave(): void } | undefined {
     { dir: '/sys/fs/cgroup', read: (g: string) => Number(/usage_usec (\d+)/.exec(fs.readFileSync(`${g}/cpu.stat`, 'utf8'))?.[1]) / 1e3 },
   ];
   for (const { dir, read } of candidates) {
+    if (!fs.existsSync(`${dir}/cgroup.procs`)) continue;
     const group = `${dir}/${name}`;
+    const leave = () => {
+      fs.writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
+      fs.rmdirSync(group);
+    };
     try {
-      if (!fs.existsSync(`${dir}/cgroup.procs`)) continue;
       fs.mkdirSync(group);
       fs.writeFileSync(`${group}/cgroup.procs`, String(process.pid));
       read(group);
-      return {
-        cpuMs: () => read(group),
-        leave: () => {
-          fs.writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
-          fs.rmdirSync(group);
-        },
-      };
+      return { cpuMs: () => read(group), leave };
     } catch {
       try {
-        fs.writeFileSync(`${dir}/cgroup.procs`, String(process.pid));
-        fs.rmdirSync(group);
+        leave();
       } catch {
         // not made, or not ours to remove
       }

@@ -60,8 +60,8 @@ export function spawnSelf(args: readonly string[]): number | undefined {
   const argv = isSea() || process.argv[1] === undefined ? [...args] : [process.argv[1], ...args];
   try {
     const child = spawn(process.execPath, argv, { detached: true, stdio: 'ignore', cwd: '/' });
-    // A failed start is reported as an 'error' event after this returns: never thrown, only logged
-    // by nobody. The caller's marker then names a pid that is not running, which waiters ignore.
+    // A start that fails after spawn returned comes as an 'error' event, which nothing needs: the
+    // caller's marker then names a pid that is not running, and waiters ignore it.
     child.on('error', () => undefined);
     child.unref();
     return child.pid;

@@ -162,24 +162,34 @@ export async function copyDurably(src: string, dest: string, options: CopyOption
   return staged.result;
 }
 
-/** Writes a small file (the manifest) atomically and durably. */
-export async function writeFileDurably(dest: string, data: string, mode: number): Promise<void> {
+/**
+ * Replaces `dest` with a whole new small file: written under a temporary name beside it, then renamed
+ * over it, so a reader sees the old file or the new one, never half of one. `durable` also fsyncs
+ * the file and the directory (the manifest, boots.json, grubenv); a cache or a marker that only
+ * matters while this boot lasts goes without.
+ */
+export async function replaceFile(dest: string, data: string, mode: number, options: { durable: boolean }): Promise<void> {
   const dir = path.dirname(dest);
   const tmp = path.join(dir, tempNameFor(path.basename(dest)));
   try {
     const handle = await fs.open(tmp, 'wx', mode);
     try {
       await handle.writeFile(data);
-      await handle.sync();
+      if (options.durable) await handle.sync();
     } finally {
       await handle.close();
     }
     await fs.rename(tmp, dest);
-    await fsyncDir(dir);
+    if (options.durable) await fsyncDir(dir);
   } catch (err) {
     await fs.rm(tmp, { force: true }).catch(() => undefined);
     throw ioError(`cannot write ${dest}`, err);
   }
+}
+
+/** Writes a small file (the manifest) atomically and durably. */
+export function writeFileDurably(dest: string, data: string, mode: number): Promise<void> {
+  return replaceFile(dest, data, mode, { durable: true });
 }
 
 /** Renames without replacing (adopt); same crash rules as copies. */

@@ -6,6 +6,7 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { InitrdSummary } from '../model/initrd-health';
 import type { World } from '../world';
+import { replaceFile } from './copy';
 import { sha256File } from './files';
 import { emptySummary, readInitrd } from './initrd-image';
 import { pathsFor } from './paths';
@@ -94,16 +95,12 @@ export class InitrdSummaryCache {
   async save(world: World): Promise<void> {
     if (!this.dirty) return;
     const kept = [...this.entries].sort((a, b) => (a.usedAt < b.usedAt ? 1 : a.usedAt > b.usedAt ? -1 : 0)).slice(0, MAX_ENTRIES);
-    // A hidden temporary beside it, renamed over it: a reader sees the old or the new file, never half.
-    const tmp = path.join(path.dirname(this.file), `.${path.basename(this.file)}.${process.pid}.tmp`);
     try {
       await fs.mkdir(path.dirname(this.file), { recursive: true, mode: 0o755 });
-      await fs.writeFile(tmp, `${JSON.stringify({ format: FORMAT, entries: kept })}\n`, { mode: 0o644 });
-      await fs.rename(tmp, this.file);
+      await replaceFile(this.file, `${JSON.stringify({ format: FORMAT, entries: kept })}\n`, 0o644, { durable: false });
       this.dirty = false;
     } catch (err) {
-      await fs.rm(tmp, { force: true }).catch(() => undefined);
-      world.log.debug(`cannot write ${this.file}: ${String(err)}`);
+      world.log.debug(String((err as Error)?.message ?? err));
     }
   }
 }

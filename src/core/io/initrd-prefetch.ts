@@ -6,6 +6,7 @@
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { World } from '../world';
+import { replaceFile } from './copy';
 import { pathsFor } from './paths';
 
 interface Marker {
@@ -25,10 +26,8 @@ function markerFile(world: World): string {
 export async function writePrefetchMarker(world: World, marker: Marker): Promise<void> {
   const file = markerFile(world);
   await fs.mkdir(path.dirname(file), { recursive: true, mode: 0o755 });
-  // Renamed into place: a waiter reads the whole marker or none.
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, `${JSON.stringify(marker)}\n`, { mode: 0o644 });
-  await fs.rename(tmp, file);
+  // A waiter reads the whole marker or none; a crash makes it stale anyway, so it is not fsynced.
+  await replaceFile(file, `${JSON.stringify(marker)}\n`, 0o644, { durable: false });
 }
 
 async function readMarker(world: World): Promise<Marker | undefined> {
@@ -82,11 +81,11 @@ export async function waitForPrefetch(world: World, options: { limitMs: number; 
     return { kind: 'stale', file: markerFile(world), pid: first.pid };
   }
   let marker: Marker | undefined = first;
-  while (marker && fresh(marker) && (await isReader(world, marker.pid))) {
+  do {
     if (Date.now() - t0 >= options.limitMs) return { kind: 'gave-up', version: marker.version, waitedMs: Date.now() - t0 };
     await new Promise((resolve) => setTimeout(resolve, options.pollMs ?? 20));
     marker = await readMarker(world);
-  }
+  } while (marker && fresh(marker) && (await isReader(world, marker.pid)));
   if (marker) await removePrefetchMarker(world, marker.pid);
   return { kind: 'finished', version: first.version, waitedMs: Date.now() - t0 };
 }
