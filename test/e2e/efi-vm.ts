@@ -15,11 +15,12 @@
 // root=/dev/sda1 and `search --fs-uuid` for GRUB_PROBE_UUID. So the VM has one SATA disk (/dev/sda)
 // whose partition 1 is the root ext4 with that UUID; the ESP is partition 2 (GPT entry numbers need
 // not follow the disk order). /boot/grub/grubenv lives on that ext4, where GRUB's save_env writes it.
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { E2E_CACHE, hostRun, type Chroot, type RunResult, unmountAllUnder } from './harness';
 import { withLock } from './harness/host';
+import { startQemu } from './harness/qemu';
 
 /** fs_uuid answered by test/e2e/fixtures/grub-probe: grub.cfg searches for it. */
 export const GRUB_PROBE_UUID = '0f5e4c2a-6b1d-4e38-9a7c-2d1e5b3f4a10';
@@ -256,36 +257,8 @@ async function bootVmUnlocked(file: string, options: { timeoutMs: number; label:
     '-monitor', 'none',
   ];
   const t0 = Date.now();
-  const qemu = spawn('qemu-system-x86_64', args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let qemuStderr = '';
-  qemu.stderr!.on('data', (d: Buffer) => (qemuStderr += d.toString()));
-  let exited = false;
-  const done = new Promise<void>((resolve) => {
-    qemu.on('exit', () => {
-      exited = true;
-      resolve();
-    });
-    qemu.on('error', (e) => {
-      qemuStderr += String(e);
-      exited = true;
-      resolve();
-    });
-  });
-  const timer = setTimeout(() => {
-    try {
-      process.kill(-qemu.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  }, options.timeoutMs);
-  const killOnExit = () => {
-    try {
-      process.kill(-qemu.pid!, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
-  };
-  process.once('exit', killOnExit);
+  const qemu = startQemu(args);
+  const timer = setTimeout(qemu.kill, options.timeoutMs);
   const events: { t: number; line: string }[] = [];
   let seen = 0;
   const poll = () => {
@@ -301,20 +274,19 @@ async function bootVmUnlocked(file: string, options: { timeoutMs: number; label:
   const poller = setInterval(poll, 250);
   let poweredOff = false;
   try {
-    await done;
+    await qemu.done;
     poweredOff = Date.now() - t0 < options.timeoutMs;
   } finally {
     clearTimeout(timer);
     clearInterval(poller);
     poll();
-    process.removeListener('exit', killOnExit);
-    if (!exited) killOnExit();
+    if (!qemu.exited()) qemu.kill();
   }
   const text = fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, 'latin1') : '';
   const seconds = (Date.now() - t0) / 1000;
   const timeline = events.map((e) => `  ${e.t.toFixed(1).padStart(6)} s  ${e.line}`).join('\n');
   process.stderr.write(`[e2e] qemu ${options.label}: ${seconds.toFixed(1)} s${poweredOff ? '' : ' (killed at the timeout)'}; console: ${consoleLog}\n${timeline}\n`);
-  return { console: text.replace(/\r/g, ''), events, consoleLog, seconds, poweredOff, qemuStderr };
+  return { console: text.replace(/\r/g, ''), events, consoleLog, seconds, poweredOff, qemuStderr: qemu.stderr() };
 }
 
 export interface BootPiece {

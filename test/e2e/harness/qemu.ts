@@ -49,6 +49,51 @@ export function rootAppend(extra = ''): string {
   return `console=ttyS0 root=/dev/vda ro rootdelay=20 panic=-1 loglevel=7 ${extra}`.trim();
 }
 
+/** A qemu started by startQemu: its own process group, so that a kill takes every thread and child. */
+export interface QemuProcess {
+  /** Whether qemu has ended (by itself, or killed). */
+  exited(): boolean;
+  /** What qemu wrote on stderr so far (and why it could not start, if it could not). */
+  stderr(): string;
+  /** Settles when qemu has ended. */
+  done: Promise<void>;
+  /** SIGKILL to the group; nothing if it is gone. */
+  kill(): void;
+}
+
+/**
+ * Starts qemu-system-x86_64 with `args` (stdin and stdout closed, stderr kept). Until it ends, this
+ * process's own exit kills it too, so no VM outlives a test run that was stopped.
+ */
+export function startQemu(args: readonly string[], options: { nice?: boolean } = {}): QemuProcess {
+  const command = options.nice ? ['nice', '-n', '10', 'qemu-system-x86_64'] : ['qemu-system-x86_64'];
+  const qemu = spawn(command[0]!, [...command.slice(1), ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  let stderr = '';
+  let exited = false;
+  qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  const kill = () => {
+    try {
+      process.kill(-qemu.pid!, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+  };
+  process.once('exit', kill);
+  const done = new Promise<void>((resolve) => {
+    const end = () => {
+      exited = true;
+      process.removeListener('exit', kill);
+      resolve();
+    };
+    qemu.on('exit', end);
+    qemu.on('error', (e) => {
+      stderr += String(e);
+      end();
+    });
+  });
+  return { exited: () => exited, stderr: () => stderr, done, kill };
+}
+
 /** Boots under qemu (one VM at a time on this machine: the lock is shared by every e2e process). */
 export async function bootQemu(options: BootOptions): Promise<BootResult> {
   return withLock('qemu', () => bootUnlocked(options));
@@ -63,42 +108,25 @@ async function bootUnlocked(options: BootOptions): Promise<BootResult> {
   if (options.disk) args.push('-drive', `file=${options.disk},if=virtio,format=raw,snapshot=on`);
   args.push('-serial', `file:${consoleLog}`, '-monitor', 'none');
   const t0 = Date.now();
-  const qemu = spawn('nice', ['-n', '10', 'qemu-system-x86_64', ...args], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
-  let stderr = '';
-  qemu.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
-  let exited = false;
-  const exitPromise = new Promise<void>((resolve) => {
-    qemu.on('exit', () => {
-      exited = true;
-      resolve();
-    });
-    qemu.on('error', (e) => {
-      stderr += String(e);
-      exited = true;
-      resolve();
-    });
-  });
+  const qemu = startQemu(args, { nice: true });
   const read = () => (fs.existsSync(consoleLog) ? fs.readFileSync(consoleLog, 'latin1') : '');
   let stoppedByUs = false;
   try {
-    while (Date.now() - t0 < timeoutMs && !exited) {
+    while (Date.now() - t0 < timeoutMs && !qemu.exited()) {
       if (options.until?.(read())) break;
       await new Promise((r) => setTimeout(r, 1000));
     }
   } finally {
-    if (!exited) {
+    if (!qemu.exited()) {
       stoppedByUs = true;
-      try {
-        process.kill(-qemu.pid!, 'SIGKILL');
-      } catch {
-        /* gone */
-      }
+      qemu.kill();
     }
-    await exitPromise;
+    await qemu.done;
   }
   const text = read();
   const seconds = (Date.now() - t0) / 1000;
   log(`qemu ${path.basename(options.kernel)}: ${seconds.toFixed(1)} s${stoppedByUs ? '' : ' (exited)'}`);
+  const stderr = qemu.stderr();
   return { console: text, seconds, exited: !stoppedByUs, stderr, tail: `${text.split('\n').slice(-40).join('\n')}\n--- qemu stderr\n${stderr}` };
 }
 
