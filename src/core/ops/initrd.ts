@@ -235,7 +235,7 @@ export async function prefetchInitrd(world: World, version: string, ownPid: numb
 /** Waits for a background reading in progress, so that check finds its summaries instead of reading the images again. */
 export async function awaitInitrdPrefetch(world: World): Promise<void> {
   const waited = await waitForPrefetch(world, { limitMs: PREFETCH_WAIT_MS });
-  if (waited.kind === 'stale') world.log.debug(`the background reader named in ${waited.file} (pid ${waited.pid}) is not running: marker removed`);
+  if (waited.kind === 'stale') world.log.debug(`the background reader named in ${waited.file} (pid ${waited.pid}) is gone, or is not a kbackup reader: marker removed`);
   if (waited.kind === 'finished') world.log.debug(`waited ${waited.waitedMs} ms for the background reading of the initrd of ${waited.version}`);
   if (waited.kind === 'gave-up') world.log.debug(`the background reading of the initrd of ${waited.version} is still running after ${waited.waitedMs} ms: reading the image here`);
 }
