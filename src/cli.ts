@@ -9,7 +9,7 @@ import { HOOK_KINDS, runHook, type HookKind } from './commands/hook';
 import { runAdopt, runList, runPrune } from './commands/manage';
 import { runRestore } from './commands/restore';
 import { explainParseError } from './cli-errors';
-import { runBootRecord, runStatus, runTrial, TRIAL_COMMANDS, type TrialCommandName } from './commands/trial';
+import { runBootRecord, runStatus, runTrial, STATUS_FORMATS, TRIAL_COMMANDS, type StatusFormat, type TrialCommandName } from './commands/trial';
 import { UsageError } from './core/model/errors';
 import { rootIsDirectory } from './core/ops/state';
 
@@ -118,8 +118,12 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .command(
       'check',
       'check GRUB ordering and default entry, backups, links, checksums, space and initrd health',
-      (y) => y.option('json', { type: 'boolean', default: false, describe: 'print one JSON object: ok, flavour, predictedOrder, defaultEntry, problems' }),
-      run((ctx, a) => runCheck(ctx, !!a.json)),
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: ok, flavour, predictedOrder, defaultEntry, problems' })
+          .option('nagios', { type: 'boolean', default: false, describe: 'print one Nagios plugin line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
+          .conflicts('json', 'nagios'),
+      run((ctx, a) => runCheck(ctx, a.nagios ? 'nagios' : a.json ? 'json' : 'text')),
     )
     .command(
       'boot-record',
@@ -140,8 +144,12 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .command(
       'status',
       'the known-good boot, the last boots, and the trial state in one sentence',
-      (y) => y.option('json', { type: 'boolean', default: false }),
-      run((ctx, a) => runStatus(ctx, !!a.json)),
+      (y) =>
+        y
+          .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' })
+          .option('format', { choices: STATUS_FORMATS, describe: 'text, json, or prometheus (node_exporter textfile format)' })
+          .conflicts('json', 'format'),
+      run((ctx, a) => runStatus(ctx, (a.format as StatusFormat | undefined) ?? (a.json ? 'json' : 'text'))),
     )
     .command(
       'diff [id]',

@@ -4,6 +4,7 @@ import { prefetchInitrd } from '../core/ops/initrd';
 import { EXIT } from '../core/model/errors';
 import { assertSafeVersion } from '../core/model/names';
 import { problem } from '../core/model/problems';
+import { nagiosLine, NAGIOS_EXIT } from '../core/model/fallback';
 import type { CommandContext } from './context';
 import { armFromHook } from './trial';
 import { renderProblems } from './render';
@@ -26,7 +27,9 @@ export function renderCheck(report: CheckReport): string {
   return `${lines.join('\n')}\n`;
 }
 
-export async function runCheck(ctx: CommandContext, json: boolean): Promise<number> {
+export async function runCheck(ctx: CommandContext, format: 'text' | 'json' | 'nagios'): Promise<number> {
+  if (format === 'nagios') return runCheckNagios(ctx);
+  const json = format === 'json';
   // A broken configuration is itself a problem to report: a monitoring script still gets its JSON,
   // and the rest is checked with the settings that could be read.
   const { config, problems } = await ctx.configLenient();
@@ -37,6 +40,22 @@ export async function runCheck(ctx: CommandContext, json: boolean): Promise<numb
   }
   ctx.out(json ? `${JSON.stringify(report, null, 2)}\n` : renderCheck(report));
   return problems.length > 0 ? EXIT.usage : report.ok ? EXIT.ok : EXIT.problems;
+}
+
+/** `check --nagios`: one plugin line; a check that cannot run at all is UNKNOWN (3), as plugins say. */
+async function runCheckNagios(ctx: CommandContext): Promise<number> {
+  try {
+    const { config, problems } = await ctx.configLenient();
+    const report = await check(ctx.world, config);
+    report.problems.unshift(...problems.map((p) => problem('config-invalid', p.message)));
+    const perf = { backupSets: report.backupSets, fallback: report.problems.some((p) => p.code === 'fallback-running' || p.code === 'trial-failed') };
+    const { line, code } = nagiosLine(report.problems, report.bootFreeBytes === null ? perf : { ...perf, bootFreeBytes: report.bootFreeBytes });
+    ctx.out(`${line}\n`);
+    return code;
+  } catch (err) {
+    ctx.out(`KBACKUP UNKNOWN - ${(err as Error).message.split('\n')[0]}\n`);
+    return NAGIOS_EXIT.unknown;
+  }
 }
 
 /** After update-grub: read-only, prints to stderr, never fails the kernel update. */

@@ -6,10 +6,11 @@ import { hookShouldFail, rootIsDirectory } from '../core/ops/state';
 import { runHookInitramfs, runHookPreinst } from './backup';
 import { runHookPostinst, runHookPrefetch } from './check';
 import type { CommandContext } from './context';
+import { refreshAndReport, runHookPrerm } from './fallback';
 import { runHookPostrm } from './manage';
 
 /** `prefetch` is not run by a hook script: the initramfs hook starts it in the background (kbackup(8)). */
-export const HOOK_KINDS = ['preinst', 'postinst', 'postrm', 'initramfs', 'prefetch'] as const;
+export const HOOK_KINDS = ['preinst', 'postinst', 'prerm', 'postrm', 'initramfs', 'prefetch'] as const;
 export type HookKind = (typeof HOOK_KINDS)[number];
 
 export async function runHook(ctxIn: CommandContext, kind: HookKind, version: string, extra: string | undefined): Promise<number> {
@@ -41,19 +42,11 @@ export async function runHook(ctxIn: CommandContext, kind: HookKind, version: st
     ctx = { ...ctx, config: async () => defaults };
   }
   try {
-    switch (kind) {
-      case 'preinst':
-        return await runHookPreinst(ctx, version);
-      case 'postinst':
-        return await runHookPostinst(ctx, version);
-      case 'postrm':
-        return await runHookPostrm(ctx, version);
-      case 'prefetch':
-        return await runHookPrefetch(ctx, version);
-      case 'initramfs':
-        if (!extra) throw new ConfigError('hook initramfs needs VERSION and the INITRD path, as update-initramfs passes them');
-        return await runHookInitramfs(ctx, version, extra);
-    }
+    const code = await runHookKind(ctx, kind, version, extra);
+    // After each hook the apt.conf.d file and the metrics follow the fallback; never for the
+    // background reader, which changes nothing.
+    if (kind !== 'prefetch' && (await ctx.config()).enabled) await refreshAndReport(ctx);
+    return code;
   } catch (err) {
     // postinst and prefetch are read-only and only ever inform: they never stop an update, whatever
     // ON_ERROR says.
@@ -61,5 +54,23 @@ export async function runHook(ctxIn: CommandContext, kind: HookKind, version: st
     const message = err instanceof KbackupError ? err.message : `internal error: ${(err as Error)?.stack ?? String(err)}`;
     ctx.world.log.warn(`${message} (the kernel update goes on: ON_ERROR=warn)`);
     return 0;
+  }
+}
+
+function runHookKind(ctx: CommandContext, kind: HookKind, version: string, extra: string | undefined): Promise<number> {
+  switch (kind) {
+    case 'preinst':
+      return runHookPreinst(ctx, version);
+    case 'postinst':
+      return runHookPostinst(ctx, version);
+    case 'prerm':
+      return runHookPrerm(ctx, version);
+    case 'postrm':
+      return runHookPostrm(ctx, version);
+    case 'prefetch':
+      return runHookPrefetch(ctx, version);
+    case 'initramfs':
+      if (!extra) throw new ConfigError('hook initramfs needs VERSION and the INITRD path, as update-initramfs passes them');
+      return runHookInitramfs(ctx, version, extra);
   }
 }

@@ -5,6 +5,8 @@ import type { Config } from '../core/model/config';
 import { KbackupError } from '../core/model/errors';
 import type { BootRecord } from '../core/model/boots';
 import type { CommandContext } from './context';
+import { refreshAndReport } from './fallback';
+import { fallbackStatus, prometheusStatus } from '../core/ops/fallback';
 import { table } from './render';
 
 export const TRIAL_COMMANDS = ['status', 'arm', 'cancel', 'accept', 'retry'] as const;
@@ -21,6 +23,8 @@ export async function runBootRecord(ctx: CommandContext): Promise<number> {
   else if (after === 'failed') ctx.world.log.warn(`a failed trial is still pending, so GRUB keeps starting ${r.image}; kbackup status says how to retry or accept it`);
   if (outcome.kept?.id) ctx.world.log.info(`kept a copy of the known-good as backup set ${outcome.kept.id} (dracut rebuilds initrds in place)`);
   else if (outcome.kept?.skip?.warn) ctx.world.log.warn(`could not keep a copy of the known-good: ${outcome.kept.skip.message}`);
+  for (const w of outcome.fallback?.warnings ?? []) ctx.world.log.warn(w);
+  if (outcome.fallback?.newFallback && outcome.fallback.fallback) ctx.world.log.warn(fallbackStatusLine(outcome.fallback.fallback));
   return 0;
 }
 
@@ -46,12 +50,14 @@ export async function runTrial(ctx: CommandContext, command: TrialCommandName, o
     case 'arm':
     case 'retry': {
       const outcome = await armTrial(ctx.world, config, { dryRun: options.dryRun, retry: command === 'retry' });
+      if (outcome.armed && !options.dryRun) await refreshAndReport(ctx, { acknowledged: true });
       emit(outcome, renderArm(outcome));
       return 0;
     }
     case 'cancel':
     case 'accept': {
       const { before, record } = await endTrial(ctx.world, config, command, options.dryRun);
+      if (!options.dryRun) await refreshAndReport(ctx, { acknowledged: true });
       const what = record?.image ?? 'the trial';
       const verb = options.dryRun ? 'would' : 'did';
       const text =
@@ -70,15 +76,32 @@ function bootRows(boots: readonly BootRecord[], limit: number): string[][] {
   return rows;
 }
 
-export async function runStatus(ctx: CommandContext, json: boolean): Promise<number> {
-  const view = await trialStatus(ctx.world, await ctx.config());
-  if (json) {
-    ctx.out(`${JSON.stringify({ ...view, boots: view.boots.slice(-5).reverse() }, null, 2)}\n`);
+export const STATUS_FORMATS = ['text', 'json', 'prometheus'] as const;
+export type StatusFormat = (typeof STATUS_FORMATS)[number];
+
+export async function runStatus(ctx: CommandContext, format: StatusFormat): Promise<number> {
+  const config = await ctx.config();
+  if (format === 'prometheus') {
+    ctx.out(await prometheusStatus(ctx.world, config));
+    return 0;
+  }
+  const view = await trialStatus(ctx.world, config);
+  const fallback = await fallbackStatus(ctx.world, config);
+  if (format === 'json') {
+    ctx.out(`${JSON.stringify({ ...view, boots: view.boots.slice(-5).reverse(), fallback }, null, 2)}\n`);
     return 0;
   }
   const lines: string[] = [];
   lines.push(view.knownGood ? `known-good: ${view.knownGood.image} with ${view.knownGood.initrd ?? 'no initrd'} (booted ${view.knownGood.time})` : 'known-good: none recorded yet');
   lines.push(`trial: ${view.sentence}`);
+  if (fallback.sentence) lines.push(`fallback: ${fallback.sentence}`);
+  if (fallback.knownGoodRelease) {
+    lines.push(
+      fallback.keptFromAutoremove
+        ? `autoremove: apt keeps the kernel package of ${fallback.knownGoodRelease} (${fallback.aptConf})`
+        : `autoremove: nothing keeps the kernel package of ${fallback.knownGoodRelease} from apt autoremove yet; the next boot record or kernel hook writes ${fallback.aptConf}`,
+    );
+  }
   if (view.boots.length > 0) lines.push('', table(bootRows(view.boots, 5)));
   ctx.out(`${lines.join('\n')}\n`);
   return 0;
@@ -104,4 +127,8 @@ export async function armFromHook(ctx: CommandContext, config: Config, after: 'p
     if (!(err instanceof KbackupError)) throw err;
     ctx.world.log.warn(`no trial boot armed: ${err.message}`);
   }
+}
+
+function fallbackStatusLine(f: { reason: string; version: string }): string {
+  return `fallback: ${f.reason === 'trial-failed' ? 'the trial failed and ' : ''}this boot runs ${f.version}, not GRUB's default; kbackup status says what to do`;
 }

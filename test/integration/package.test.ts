@@ -17,9 +17,14 @@ const deb = path.join(repo, 'dist', `kbackup_${version}_amd64.deb`);
 const SHIMS = [
   '/etc/kernel/preinst.d/00-kbackup',
   '/etc/kernel/postinst.d/zzz-kbackup',
+  '/etc/kernel/prerm.d/kbackup',
   '/etc/kernel/postrm.d/kbackup',
   '/etc/initramfs/post-update.d/kbackup',
 ];
+/** Issue 16: the login line while a fallback kernel runs (a conffile like the shims). */
+const MOTD_SCRIPT = '/etc/update-motd.d/90-kbackup';
+/** Files kbackup generates outside /boot and /var/lib/kbackup: the man page must name each. */
+const GENERATED_OUTSIDE = ['/etc/apt/apt.conf.d/50kbackup-fallback', '/var/lib/prometheus/node-exporter/kbackup.prom'];
 /** Trial boot (issue 11): the grub.d snippet, its /etc/default/grub.d fragment, the boot-record unit. */
 const GRUB_SNIPPET = '/etc/grub.d/08_kbackup';
 const GRUB_DEFAULT_FRAGMENT = '/etc/default/grub.d/kbackup.cfg';
@@ -32,6 +37,7 @@ const EXPECTED_FILES: Record<string, string> = {
   '/usr/sbin/kbackup': '-rwxr-xr-x',
   ...Object.fromEntries(SHIMS.map((s) => [s, '-rwxr-xr-x'])),
   '/etc/default/kbackup': '-rw-r--r--',
+  [MOTD_SCRIPT]: '-rwxr-xr-x',
   [GRUB_SNIPPET]: '-rwxr-xr-x',
   [GRUB_DEFAULT_FRAGMENT]: '-rw-r--r--',
   [BOOT_RECORD_UNIT]: '-rw-r--r--',
@@ -135,7 +141,7 @@ describe('control', () => {
 
   it('lists exactly the shims, /etc/default/kbackup and the GRUB trial-boot files as conffiles', () => {
     const conffiles = fs.readFileSync(path.join(control, 'conffiles'), 'utf8').trim().split('\n').sort();
-    expect(conffiles).toEqual([...SHIMS, '/etc/default/kbackup', GRUB_SNIPPET, GRUB_DEFAULT_FRAGMENT].sort());
+    expect(conffiles).toEqual([...SHIMS, MOTD_SCRIPT, '/etc/default/kbackup', GRUB_SNIPPET, GRUB_DEFAULT_FRAGMENT].sort());
   });
 
   it('enables the boot-record unit without starting it at install time', () => {
@@ -232,7 +238,7 @@ describe('kbackup(8)', () => {
   it('documents every command and option the program declares', () => {
     const { commands, hookKinds, options } = cliSurface();
     expect(commands).toEqual(expect.arrayContaining(['hook', 'snapshot', 'list', 'prune', 'restore', 'adopt', 'check', 'completion']));
-    expect(hookKinds).toEqual(['preinst', 'postinst', 'postrm', 'initramfs', 'prefetch']);
+    expect(hookKinds).toEqual(['preinst', 'postinst', 'prerm', 'postrm', 'initramfs', 'prefetch']);
     expect(options).toEqual(expect.arrayContaining(['--root', '--config', '-q, --quiet', '-v, --verbose', '--json', '--keep', '--dry-run']));
     const text = rendered();
     const commandsSection = text.slice(text.indexOf('\nCOMMANDS\n'), text.indexOf('\nCONFIGURATION\n'));
@@ -247,6 +253,7 @@ describe('kbackup(8)', () => {
     for (const code of ['0', '1', '2', '3']) expect(text).toMatch(new RegExp(`^ {7}${code} {6}\\S`, 'm'));
     for (const key of CONFIG_KEYS) expect(text, key).toContain(`${key}=`);
     for (const file of Object.keys(EXPECTED_FILES).filter((f) => !f.startsWith('/usr/share/'))) expect(text, file).toContain(file);
+    for (const file of GENERATED_OUTSIDE) expect(text, file).toContain(file);
     expect(text).toContain('/var/lib/kbackup');
   });
 

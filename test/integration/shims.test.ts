@@ -13,6 +13,7 @@ const repo = path.resolve(__dirname, '../..');
 const SHIMS = [
   { source: 'hooks/kernel/preinst.d/00-kbackup', installed: '/etc/kernel/preinst.d/00-kbackup', kind: 'preinst', params: 'upgrade 6.1.76-1' },
   { source: 'hooks/kernel/postinst.d/zzz-kbackup', installed: '/etc/kernel/postinst.d/zzz-kbackup', kind: 'postinst', params: 'configure 6.1.76-1' },
+  { source: 'hooks/kernel/prerm.d/kbackup', installed: '/etc/kernel/prerm.d/kbackup', kind: 'prerm', params: 'remove' },
   { source: 'hooks/kernel/postrm.d/kbackup', installed: '/etc/kernel/postrm.d/kbackup', kind: 'postrm', params: 'purge' },
   { source: 'hooks/initramfs/post-update.d/kbackup', installed: '/etc/initramfs/post-update.d/kbackup', kind: 'initramfs', params: 'configure 6.1.76-1' },
 ] as const;
@@ -174,6 +175,30 @@ describe('the postrm shim', () => {
     const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64'], { DEB_MAINT_PARAMS: params });
     expect(result.status).toBe(0);
     expect(fs.readFileSync(fake.argvFile, 'utf8')).toBe('hook\npostrm\n6.1.0-18-amd64\n/boot/vmlinuz-6.1.0-18-amd64\n');
+  });
+});
+
+describe('the prerm shim', () => {
+  const source = 'hooks/kernel/prerm.d/kbackup';
+
+  // A kernel package's prerm runs prerm.d on an upgrade too, when the preinst hook has already kept the files.
+  it.each([['upgrade 6.1.76-1'], ['deconfigure in-favour linux-image-6.1.0-50-amd64 6.1.158-1'], ['failed-upgrade 6.1.76-1']])(
+    'does not start kbackup when DEB_MAINT_PARAMS is %j',
+    (params) => {
+      const fake = fakeKbackup(3);
+      const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64'], { DEB_MAINT_PARAMS: params });
+      expect(result.status).toBe(0);
+      expect(result.stdout + result.stderr).toBe('');
+      expect(fs.existsSync(fake.argvFile)).toBe(false);
+    },
+  );
+
+  // Decided from the files, not from DEB_MAINT_PARAMS alone: a kernel package that passes nothing still gets its copy.
+  it.each([['remove'], ['']])('starts kbackup when DEB_MAINT_PARAMS is %j', (params) => {
+    const fake = fakeKbackup(0);
+    const result = runSh(shimCalling(source, fake.bin), ['6.1.0-18-amd64', '/boot/vmlinuz-6.1.0-18-amd64'], { DEB_MAINT_PARAMS: params });
+    expect(result.status).toBe(0);
+    expect(fs.readFileSync(fake.argvFile, 'utf8')).toBe('hook\nprerm\n6.1.0-18-amd64\n/boot/vmlinuz-6.1.0-18-amd64\n');
   });
 });
 

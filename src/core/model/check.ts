@@ -36,6 +36,8 @@ export const CHECK_CODES = [
   'trial-armed',
   'trial-booting',
   'trial-unavailable',
+  'fallback-running',
+  'known-good-modules-removed',
 ] as const;
 
 /** The links linux-base keeps, in / or (link_in_boot) in /boot. */

@@ -19,6 +19,7 @@ import { grubPathBasename, parseGrubCfg } from '../model/grub/grub-cfg';
 import { grubenvChanges, trialStateOf, trialStep, GRUBENV_TRIAL, GRUBENV_TRIAL_ENTRY, type TrialState } from '../model/trial';
 import type { BackupPlan } from '../model/plan';
 import { backupVersion } from './backup';
+import { refreshFallback, type FallbackRefresh } from './fallback';
 import { HOOK_LOCK_WAIT_MS, readState, withLock } from './state';
 
 /**
@@ -57,6 +58,8 @@ export interface BootRecordOutcome {
   kept?: BackupPlan;
   /** Set when the booted image could not be told from BOOT_IMAGE (another boot loader). */
   guessed?: string;
+  /** The fallback files brought up to date after the record (ops/fallback.ts). */
+  fallback?: FallbackRefresh;
 }
 
 export async function recordBoot(world: World, config: Config): Promise<BootRecordOutcome> {
@@ -112,6 +115,7 @@ export async function recordBoot(world: World, config: Config): Promise<BootReco
     if (guessed) outcome.guessed = guessed;
     const kept = await keepKnownGoodForDracut(world, config, record);
     if (kept) outcome.kept = kept;
+    outcome.fallback = await refreshFallback(world, config, { boot: { record, trialAfter: after } });
     return outcome;
   });
 }

@@ -10,6 +10,7 @@ import { unkeptRebuildProblem } from '../model/initrd-health';
 import { awaitInitrdPrefetch, judgeInitrd, readInitrdContext, readInitrdFacts, type InitrdFacts } from './initrd';
 import { readState } from './state';
 import { describeTrial, readTrialFacts } from './trial';
+import { fallbackProblems } from './fallback';
 import { manifestMismatches } from './verify';
 
 export interface CheckReport {
@@ -19,6 +20,9 @@ export interface CheckReport {
   predictedOrder: string[];
   defaultEntry: string | null;
   problems: Problem[];
+  /** For `check --nagios`'s perfdata. */
+  backupSets: number;
+  bootFreeBytes: number | null;
 }
 
 export async function check(world: World, config: Config, options: CheckOptions = {}): Promise<CheckReport> {
@@ -50,12 +54,14 @@ export async function check(world: World, config: Config, options: CheckOptions 
   // The postinst hook (one version) leaves this to check: it would repeat on every kernel update.
   const unkept = options.version ? undefined : unkeptRebuildProblem(context.generator, context.knownGood.recorded);
 
-  const problems = [...evaluateCheck(state, config, facts), ...initrds.flatMap(judgeInitrd), ...(unkept ? [unkept] : [])];
+  const problems = [...evaluateCheck(state, config, facts), ...(await fallbackProblems(world, state.boots)), ...initrds.flatMap(judgeInitrd), ...(unkept ? [unkept] : [])];
   return {
     ok: problems.every((p) => p.severity !== 'error'),
     flavour: facts.flavour ?? 'dpkg',
     predictedOrder: facts.predicted.map((k) => k.image),
     defaultEntry: facts.grubCfg?.defaultLinux ?? facts.predicted[0]?.image ?? null,
     problems,
+    backupSets: state.model.sets.length,
+    bootFreeBytes: facts.freeBytes ?? null,
   };
 }
