@@ -6,7 +6,7 @@
 set -euo pipefail
 want=${KBACKUP_DEPS:-test}
 build=(binutils debhelper dpkg-dev fakeroot lintian)
-test=(debootstrap debian-archive-keyring e2fsprogs qemu-system-x86 ovmf fdisk mtools dosfstools grub-common systemd initramfs-tools-core zstd lz4 xz-utils cpio kmod util-linux hyperfine time)
+test=(prometheus debootstrap debian-archive-keyring e2fsprogs qemu-system-x86 ovmf fdisk mtools dosfstools grub-common systemd initramfs-tools-core zstd lz4 xz-utils cpio kmod util-linux hyperfine time)
 pkgs=("${build[@]}")
 [ "$want" = test ] && pkgs+=("${test[@]}")
 

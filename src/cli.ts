@@ -121,8 +121,7 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       (y) =>
         y
           .option('json', { type: 'boolean', default: false, describe: 'print one JSON object: ok, flavour, predictedOrder, defaultEntry, problems' })
-          .option('nagios', { type: 'boolean', default: false, describe: 'print one Nagios plugin line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' })
-          .conflicts('json', 'nagios'),
+          .option('nagios', { type: 'boolean', default: false, describe: 'print one Nagios plugin line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN' }),
       run((ctx, a) => runCheck(ctx, a.nagios ? 'nagios' : a.json ? 'json' : 'text')),
     )
     .command(
@@ -147,8 +146,7 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
       (y) =>
         y
           .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' })
-          .option('format', { choices: STATUS_FORMATS, describe: 'text, json, or prometheus (node_exporter textfile format)' })
-          .conflicts('json', 'format'),
+          .option('format', { choices: STATUS_FORMATS, describe: 'text, json, or prometheus (node_exporter textfile format); wins over --json' }),
       run((ctx, a) => runStatus(ctx, (a.format as StatusFormat | undefined) ?? (a.json ? 'json' : 'text'))),
     )
     .command(

@@ -127,7 +127,7 @@ describe('hook prerm of the known-good kernel', () => {
     // On an upgrade the preinst hook keeps the files; prerm does nothing.
     const upgrade = testWorld(root.dir, { env: { DEB_MAINT_PARAMS: 'upgrade 6.1.158-1' } });
     installKernel(root, OLD, 9);
-    await runHook(makeContext(upgrade, { out: () => undefined, interactive: false, ask: async () => '' }), 'prerm', OLD);
+    await runHook(makeContext(upgrade, { out: () => undefined, interactive: false, ask: async () => '' }), 'prerm', OLD, undefined);
     expect((await listSets(world, config())).sets).toHaveLength(1);
   });
 });
