@@ -12,7 +12,7 @@ export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   prune: ['keep', 'dry-run', 'yes'],
   restore: ['dry-run', 'yes', 'update-grub', 'no-update-grub'],
   adopt: ['dry-run'],
-  check: ['json'],
+  check: ['json', 'nagios'],
   diff: ['json'],
   completion: [],
 };
