@@ -131,3 +131,22 @@ describe('hook prerm of the known-good kernel', () => {
     expect((await listSets(world, config())).sets).toHaveLength(1);
   });
 });
+
+describe('the journal entry', () => {
+  it('is one structured message for logger --journald: MESSAGE_ID, PRIORITY and the reason as KBACKUP_REASON', async () => {
+    const { sendJournal } = await import('../../src/core/io/fallback-files');
+    let sent = '';
+    const world = testWorld('/nonexistent', {
+      exec: async (file, args) => {
+        expect(file).toBe('logger');
+        sent = fs.readFileSync(args[0]!.replace(/^--journald=/, ''), 'utf8');
+        return { code: 0, stdout: '', stderr: '' };
+      },
+    });
+    expect(await sendJournal(world, { MESSAGE: 'kbackup: a\nb', MESSAGE_ID: '7c2b4be0d37a4b0c9a1e5f3d8e6a2b41', KBACKUP_REASON: 'trial-failed' })).toBeUndefined();
+    // One field per line, no newline inside a value (logger --journald would start a new field).
+    expect(sent).toBe('MESSAGE=kbackup: a b\nMESSAGE_ID=7c2b4be0d37a4b0c9a1e5f3d8e6a2b41\nKBACKUP_REASON=trial-failed\n');
+    const failing = testWorld('/nonexistent', { exec: async () => ({ code: 1, stdout: '', stderr: 'logger: socket /run/systemd/journal/socket: No such file or directory\n' }) });
+    expect(await sendJournal(failing, { MESSAGE: 'x' })).toMatch(/^logger --journald failed: logger: socket/);
+  });
+});
