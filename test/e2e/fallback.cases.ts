@@ -11,8 +11,9 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type Chroot, createChroot, grubEntries, type KernelDebs, type Suite, SUITE_NUMBER } from './harness';
-import { promtoolComplaints, TEXTFILE } from './fallback-visible';
+import * as os from 'node:os';
+import { type Chroot, createChroot, grubEntries, hostRun, type KernelDebs, type Suite, SUITE_NUMBER } from './harness';
+import { expectFallbackVisible, expectNoFallback, promtoolComplaints, TEXTFILE } from './fallback-visible';
 
 const APT_CONF = '/etc/apt/apt.conf.d/50kbackup-fallback';
 
@@ -136,6 +137,28 @@ export function fallbackTests(suite: Suite): void {
       expect(promtoolComplaints(text)).toBe('');
       const status = (await c.kbackup('status --format prometheus')).stdout;
       expect(promtoolComplaints(status)).toBe('');
+    });
+
+    it('4. a boot of the kept set picked by hand (not GRUB default) is a fallback: login line, textfile, check --nagios CRITICAL', async () => {
+      expectNoFallback((p) => (c.exists(p) ? c.readFile(p) : undefined));
+      const kept = (JSON.parse((await c.kbackup('list --json')).stdout) as { id: string; version: string }[]).find((s) => s.version === oldK.version)!;
+      // The chroot stands for the machine GRUB started from that menu entry: its /proc/cmdline says so.
+      // (`uname -r` is the host's here, so that is the release the record names.)
+      const cmdline = path.join(c.work, 'fallback-cmdline');
+      fs.writeFileSync(cmdline, `BOOT_IMAGE=/boot/kernel-${kept.id} root=UUID=1111 ro quiet\n`);
+      const bind = await hostRun('mount', ['--bind', cmdline, c.host('/proc/cmdline')]);
+      expect(bind.code, bind.stderr).toBe(0);
+      try {
+        const rec = await c.kbackup('boot-record');
+        expect(rec.code, rec.stderr).toBe(0);
+        expect(rec.stderr).toMatch(/fallback: this boot runs .*, not GRUB's default/);
+        expectFallbackVisible((p) => (c.exists(p) ? c.readFile(p) : undefined), os.release(), 'not-default');
+        const nagios = await c.kbackup('check --nagios');
+        expect(nagios.stdout).toMatch(/^KBACKUP CRITICAL - .*fallback-running.* \| fallback=1;/);
+        expect(nagios.code).toBe(2);
+      } finally {
+        await hostRun('umount', [c.host('/proc/cmdline')]);
+      }
     });
   });
 }
