@@ -86,7 +86,7 @@ export async function runStatus(ctx: CommandContext, format: StatusFormat): Prom
     return 0;
   }
   const view = await trialStatus(ctx.world, config);
-  const fallback = await fallbackStatus(ctx.world, config);
+  const fallback = await fallbackStatus(ctx.world, view.knownGood?.version ?? null);
   if (format === 'json') {
     ctx.out(`${JSON.stringify({ ...view, boots: view.boots.slice(-5).reverse(), fallback }, null, 2)}\n`);
     return 0;

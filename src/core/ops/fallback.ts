@@ -150,18 +150,16 @@ export interface FallbackStatus {
   aptConf: string;
 }
 
-/** `kbackup status`: the fallback and whether its package is kept from autoremove. */
-export async function fallbackStatus(world: World, config: Config): Promise<FallbackStatus & { knownGoodRelease: string | null }> {
+/** `kbackup status`: the fallback and whether the known-good's package (status has read it) is kept from autoremove. */
+export async function fallbackStatus(world: World, knownGoodRelease: string | null): Promise<FallbackStatus & { knownGoodRelease: string | null }> {
   const paths = fallbackPaths(world.root);
-  const facts = await readTrialFacts(world, config, { probe: false });
   const fallback = (await readFallbackRecord(paths.record)) ?? null;
-  const good = facts?.knownGood;
   return {
     fallback,
     sentence: fallback ? fallbackSentence(fallback) : null,
-    keptFromAutoremove: good ? await aptConfKeeps(paths.aptConf, good.version) : false,
-    aptConf: '/etc/apt/apt.conf.d/' + path.basename(paths.aptConf),
-    knownGoodRelease: good?.version ?? null,
+    keptFromAutoremove: knownGoodRelease ? await aptConfKeeps(paths.aptConf, knownGoodRelease) : false,
+    aptConf: `/etc/apt/apt.conf.d/${path.basename(paths.aptConf)}`,
+    knownGoodRelease,
   };
 }
 
