@@ -19,6 +19,8 @@ const E2E_MINUTES: Record<string, number> = {
   'initrd-health.trixie.test.ts': 2.5,
   'package-cycle.bookworm.test.ts': 2.4,
   'package-cycle.trixie.test.ts': 2.4,
+  'fallback.trixie.test.ts': 0.9,
+  'fallback.bookworm.test.ts': 0.7,
 };
 
 class LongestFirst extends BaseSequencer {
