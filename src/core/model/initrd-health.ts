@@ -44,7 +44,8 @@ export const INITRD_PROBLEM_CODES = [
 ] as const;
 export type InitrdProblemCode = (typeof INITRD_PROBLEM_CODES)[number];
 
-export const INITRD_TOOLS = ['lsinitramfs', 'lsinitrd'] as const;
+/** What listed an image: kbackup's own reader (io/initrd-image.ts), or the distribution's tool it falls back to. */
+export const INITRD_TOOLS = ['kbackup', 'lsinitramfs', 'lsinitrd'] as const;
 export type InitrdTool = (typeof INITRD_TOOLS)[number];
 
 export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'xz', 'lzma', 'lz4', 'bzip2', 'lzo', 'unknown'] as const;
@@ -111,7 +112,7 @@ export interface InitrdSummary {
   path: string;
   /** The kernel version the file name says (`initrd.img-V[~~backup…]`), if it says one. */
   nameVersion?: string;
-  /** Which tool listed it; absent if none is installed. */
+  /** What listed it; absent if it could not be listed. */
   tool?: InitrdTool;
   size?: number;
   /** Compression of the main archive; `earlyArchives` uncompressed cpio archives (microcode) precede it. */
@@ -131,7 +132,8 @@ export interface InitrdSummary {
   configs: Record<string, ConfigFileFact>;
   /** Set when the image could not be read; the other fields are then empty. */
   error?: string;
-  errorKind?: 'tool-missing' | 'unreadable';
+  /** `timeout`: reading took longer than a hook may wait, and was stopped; the image may be fine. */
+  errorKind?: 'tool-missing' | 'unreadable' | 'timeout';
 }
 
 export interface RootDriverNeeds {
