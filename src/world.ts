@@ -3,7 +3,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
 import { constants as osConstants } from 'node:os';
-import { isSea } from 'node:sea';
 import * as path from 'node:path';
 import type { ExecOptions, ExecResult, Logger, MachinePaths, World } from './core/world';
 
@@ -131,24 +130,6 @@ export function showInside(root: string): (text: string) => string {
   return prefix === '/' ? (t) => t : (t) => t.split(prefix).join('/');
 }
 
-/**
- * kbackup started again, detached. A single executable is its own interpreter; `node kbackup.cjs`
- * (the tests) needs its script named again.
- */
-export function spawnSelf(args: readonly string[]): number | undefined {
-  const argv = isSea() || process.argv[1] === undefined ? [...args] : [process.argv[1], ...args];
-  try {
-    const child = spawn(process.execPath, argv, { detached: true, stdio: 'ignore', cwd: '/' });
-    // A start that fails after spawn returned comes as an 'error' event, which nothing needs: the
-    // caller's marker then names a pid that is not running, and waiters ignore it.
-    child.on('error', () => undefined);
-    child.unref();
-    return child.pid;
-  } catch {
-    return undefined;
-  }
-}
-
 export function realWorld(options: { root: string; configPath?: string; log: Logger }): World {
   const root = path.resolve(options.root);
   return {
@@ -161,6 +142,5 @@ export function realWorld(options: { root: string; configPath?: string; log: Log
     exec: realExec,
     machine: REAL_MACHINE,
     tmpdir: os.tmpdir(),
-    spawnSelf,
   };
 }

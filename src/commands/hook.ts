@@ -2,18 +2,24 @@
 // A kernel update never fails because of kbackup unless ON_ERROR=fail says so.
 import { DEFAULT_CONFIG } from '../core/model/config';
 import { ConfigError, KbackupError, UsageError } from '../core/model/errors';
+import { withTimeLimit } from '../core/io/time-limit';
 import { hookShouldFail, rootIsDirectory } from '../core/ops/state';
 import { runHookInitramfs, runHookPreinst } from './backup';
-import { runHookPostinst, runHookPrefetch } from './check';
+import { runHookPostinst } from './check';
 import type { CommandContext } from './context';
 import { runHookPostrm } from './manage';
 
-/** `prefetch` is not run by a hook script: the initramfs hook starts it in the background (kbackup(8)). */
-export const HOOK_KINDS = ['preinst', 'postinst', 'postrm', 'initramfs', 'prefetch'] as const;
+export const HOOK_KINDS = ['preinst', 'postinst', 'postrm', 'initramfs'] as const;
+
+/**
+ * What all the programs one hook runs may take together (reading initrds, listing them, update-grub's
+ * helpers). A stuck program is stopped with everything it started, and the update goes on.
+ */
+export const HOOK_PROGRAMS_TIME_LIMIT_MS = 180_000;
 export type HookKind = (typeof HOOK_KINDS)[number];
 
 export async function runHook(ctxIn: CommandContext, kind: HookKind, version: string, extra: string | undefined): Promise<number> {
-  let ctx = ctxIn;
+  let ctx: CommandContext = { ...ctxIn, world: withTimeLimit(ctxIn.world, HOOK_PROGRAMS_TIME_LIMIT_MS) };
   const fails = () => hookShouldFail(ctx.world, ctx.config);
   try {
     if (!(await rootIsDirectory(ctx.world))) throw new UsageError(`--root ${ctx.world.root} is not a directory`);
@@ -48,16 +54,13 @@ export async function runHook(ctxIn: CommandContext, kind: HookKind, version: st
         return await runHookPostinst(ctx, version);
       case 'postrm':
         return await runHookPostrm(ctx, version);
-      case 'prefetch':
-        return await runHookPrefetch(ctx, version);
       case 'initramfs':
         if (!extra) throw new ConfigError('hook initramfs needs VERSION and the INITRD path, as update-initramfs passes them');
         return await runHookInitramfs(ctx, version, extra);
     }
   } catch (err) {
-    // postinst and prefetch are read-only and only ever inform: they never stop an update, whatever
-    // ON_ERROR says.
-    if (kind !== 'postinst' && kind !== 'prefetch' && (await fails())) throw err;
+    // postinst is read-only and only ever informs: it never stops an update, whatever ON_ERROR says.
+    if (kind !== 'postinst' && (await fails())) throw err;
     const message = err instanceof KbackupError ? err.message : `internal error: ${(err as Error)?.stack ?? String(err)}`;
     ctx.world.log.warn(`${message} (the kernel update goes on: ON_ERROR=warn)`);
     return 0;

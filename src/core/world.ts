@@ -61,10 +61,4 @@ export interface World {
   machine: MachinePaths;
   /** A directory for short-lived scratch files (initrd extraction). */
   tmpdir: string;
-  /**
-   * Starts kbackup itself again with `args`, detached: its own session, no stdin, stdout or stderr
-   * (nothing holds dpkg's or run-parts' pipes open), working directory /. Returns its pid, or
-   * undefined when it could not be started. Nothing waits for it.
-   */
-  spawnSelf(args: readonly string[]): number | undefined;
 }

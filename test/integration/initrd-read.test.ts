@@ -33,7 +33,6 @@ function world(root = '/', exec: World['exec'] = realExec): World {
     exec,
     machine: REAL_MACHINE,
     tmpdir: os.tmpdir(),
-    spawnSelf: () => undefined,
   };
 }
 

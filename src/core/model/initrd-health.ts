@@ -13,8 +13,9 @@
 //
 // | code                          | severity | when |
 // | ----------------------------- | -------- | ---- |
-// | `initrd-tool-missing`         | warning  | neither `lsinitramfs` (initramfs-tools) nor `lsinitrd` (dracut) is installed, so nothing was checked |
-// | `initrd-unreadable`           | error    | the live image cannot be listed (missing, truncated, unknown compression) |
+// | `initrd-tool-missing`         | warning  | the decompressor the image needs is not installed (or, for an image kbackup's reader does not understand, neither `lsinitramfs` nor `lsinitrd`), so nothing was checked |
+// | `initrd-unreadable`           | error    | the live image cannot be read (missing, truncated, damaged, unknown compression) |
+// | `initrd-read-timeout`         | warning  | reading the live or the previous image took longer than a hook may wait and was stopped: not judged, not called broken |
 // | `initrd-previous-unreadable`  | warning  | the previous image cannot be listed, so there is nothing to compare with |
 // | `initrd-modules-dep-empty`    | error    | `lib/modules/V/modules.dep` in the image is missing or empty while the image holds module files, or while the previous image held modules with a non-empty modules.dep: modprobe inside the initrd can then load nothing |
 // | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer; or, where the driver chain of `/` is not known, it lacks a storage or file system driver (STORAGE_MODULES) the previous image held and its kernel does not build in |
@@ -34,6 +35,7 @@ export const DROP_MIN_LOST = 20;
 export const INITRD_PROBLEM_CODES = [
   'initrd-tool-missing',
   'initrd-unreadable',
+  'initrd-read-timeout',
   'initrd-previous-unreadable',
   'initrd-modules-dep-empty',
   'initrd-modules-dropped',
@@ -321,14 +323,19 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
   const liveName = imageName(live.path);
   if (live.error !== undefined) {
     if (live.errorKind === 'tool-missing') {
-      problems.push(problem('initrd-tool-missing', `cannot check ${liveName}: ${live.error}; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)`, 'warning'));
+      // The error names what to install (io/initrd-image.ts).
+      problems.push(problem('initrd-tool-missing', `cannot check ${liveName}: ${live.error}`, 'warning'));
+    } else if (live.errorKind === 'timeout') {
+      problems.push(problem('initrd-read-timeout', `${liveName} was not checked: ${live.error}; the image may be fine, run kbackup check to read it again`, 'warning'));
     } else {
       problems.push(problem('initrd-unreadable', `cannot read ${liveName}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with ${rebuild}`));
     }
     return problems;
   }
   const prev = readable(previous) ? previous : undefined;
-  if (previous !== undefined && previous.error !== undefined && previous.errorKind !== 'tool-missing') {
+  if (previous?.errorKind === 'timeout') {
+    problems.push(problem('initrd-read-timeout', `the previous initrd ${baselineName(previous, context.role)} was not read to compare with: ${previous.error}; run kbackup check to read it again`, 'warning'));
+  } else if (previous !== undefined && previous.error !== undefined && previous.errorKind !== 'tool-missing') {
     problems.push(problem('initrd-previous-unreadable', `cannot read the previous initrd ${baselineName(previous, context.role)} to compare with: ${previous.error}`, 'warning'));
   }
 
