@@ -2,7 +2,7 @@
 // A kernel update never fails because of kbackup unless ON_ERROR=fail says so.
 import { DEFAULT_CONFIG } from '../core/model/config';
 import { ConfigError, KbackupError, UsageError } from '../core/model/errors';
-import { withTimeLimit } from '../core/io/time-limit';
+import { withTimeLimit } from '../core/ops/time-limit';
 import { hookShouldFail, rootIsDirectory } from '../core/ops/state';
 import { runHookInitramfs, runHookPreinst } from './backup';
 import { runHookPostinst } from './check';

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { withTimeLimit } from '../../src/core/io/time-limit';
+import { withTimeLimit } from '../../src/core/ops/time-limit';
 import { DEFAULT_CONFIG } from '../../src/core/model/config';
 import { check } from '../../src/core/ops/check';
 import { realExec } from '../../src/world';

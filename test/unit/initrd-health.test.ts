@@ -79,9 +79,9 @@ describe('parseListing / summarizeListing on real mkinitramfs listings', () => {
 
   it('reads symlinks, directories and sizes as cpio -tv prints them', () => {
     const entries = parseListing(listing('bookworm-6.1-most-zstd.txt.gz'));
-    expect(entries.find((e) => e.path === 'lib')).toEqual({ type: 'symlink', size: 7, path: 'lib', linkTarget: 'usr/lib' });
-    expect(entries.find((e) => e.path === 'conf/conf.d')).toEqual({ type: 'dir', size: 0, path: 'conf/conf.d' });
-    expect(entries.find((e) => e.path === 'etc/mdadm/mdadm.conf')).toEqual({ type: 'file', size: 651, path: 'etc/mdadm/mdadm.conf' });
+    expect(entries.find((e) => e.path === 'lib')).toEqual({ type: 'symlink', size: 7, path: 'lib', linkTarget: 'usr/lib', mode: 0o777 });
+    expect(entries.find((e) => e.path === 'conf/conf.d')).toEqual({ type: 'dir', size: 0, path: 'conf/conf.d', mode: 0o755 });
+    expect(entries.find((e) => e.path === 'etc/mdadm/mdadm.conf')).toEqual({ type: 'file', size: 651, path: 'etc/mdadm/mdadm.conf', mode: 0o644 });
   });
 
   it('the broken-kmod image: no module files at all, and an empty modules.dep', () => {

@@ -103,6 +103,8 @@ export interface InitrdReading {
   summary: InitrdSummary;
   /** sha256 of the whole file, from the same read; absent when the file could not be read through. */
   sha256?: string;
+  /** Every entry of every archive, as `lsinitramfs -l` lists them (for the differential test). */
+  entries?: ListingEntry[];
 }
 
 function configFacts(kept: ReadonlyMap<string, Uint8Array>): Map<string, ConfigFileFact> {
@@ -170,7 +172,7 @@ export async function readInitrdImage(world: World, image: string): Promise<Init
       const done = scanner.finish();
       const sha256 = hash.digest('hex');
       if ('error' in done) return { summary: { ...summary, error: `the image is truncated or damaged: ${done.error}`, errorKind: 'unreadable' }, sha256 };
-      return { summary: { ...summaryFrom(summary, done.entries, configFacts(done.kept), 'kbackup'), compression: 'none', earlyArchives: done.earlyArchives }, sha256 };
+      return { summary: { ...summaryFrom(summary, done.entries, configFacts(done.kept), 'kbackup'), compression: 'none', earlyArchives: done.earlyArchives }, sha256, entries: done.entries };
     }
 
     const compression = scanner.compression!;
@@ -215,7 +217,8 @@ export async function readInitrdImage(world: World, image: string): Promise<Init
     const incomplete = parser.finish();
     if (incomplete !== undefined) return { summary: { ...base, error: `the image is truncated or damaged: ${incomplete}`, errorKind: 'unreadable' }, sha256 };
     const configs = configFacts(new Map([...earlyKept, ...parser.kept]));
-    return { summary: { ...summaryFrom(base, [...earlyEntries, ...parser.entries], configs, 'kbackup') }, sha256 };
+    const entries = [...earlyEntries, ...parser.entries];
+    return { summary: summaryFrom(base, entries, configs, 'kbackup'), sha256, entries };
   } finally {
     await fh.close();
   }

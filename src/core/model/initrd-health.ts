@@ -101,6 +101,8 @@ export interface ListingEntry {
   /** Relative, without a leading `./` or `/`. */
   path: string;
   linkTarget?: string;
+  /** Permission bits with setuid, setgid and sticky (0o4755), as the listing shows them. */
+  mode?: number;
 }
 
 export interface ConfigFileFact {
@@ -171,7 +173,17 @@ export function normalizeModuleName(name: string): string {
 }
 
 // `cpio -tv`: mode, links, owner, group, size (or "major, minor"), month, day, time-or-year, name.
-const LISTING_RE = /^([-dlcbpsC?])[-rwxsStTl]{9}\S*\s+\d+\s+\S+\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(.+)$/;
+const LISTING_RE = /^([-dlcbpsC?])([-rwxsStTl]{9})\S*\s+\d+\s+\S+\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(.+)$/;
+
+/** `rwsr-xr-t` → 0o5755, as ls and cpio -tv write modes. */
+export function permissionBits(rwx: string): number {
+  let mode = 0;
+  for (let i = 0; i < 9; i++) if (/[rwxsSt]/.test(rwx[i]!) && !(rwx[i] === 'S' || rwx[i] === 'T')) mode |= 1 << (8 - i);
+  if (/[sS]/.test(rwx[2]!)) mode |= 0o4000;
+  if (/[sS]/.test(rwx[5]!)) mode |= 0o2000;
+  if (/[tT]/.test(rwx[8]!)) mode |= 0o1000;
+  return mode;
+}
 
 /** Parses `lsinitramfs -l` or `lsinitrd` output; lines that are not entries (dracut's header) are skipped. */
 export function parseListing(text: string): ListingEntry[] {
@@ -180,8 +192,9 @@ export function parseListing(text: string): ListingEntry[] {
     const m = LISTING_RE.exec(line);
     if (!m) continue;
     const kind = m[1]!;
+    const mode = permissionBits(m[2]!);
     const type: EntryType = kind === '-' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other';
-    let name = m[3]!;
+    let name = m[4]!;
     let linkTarget: string | undefined;
     if (type === 'symlink') {
       const arrow = name.indexOf(' -> ');
@@ -192,8 +205,8 @@ export function parseListing(text: string): ListingEntry[] {
     }
     name = name.replace(/^(?:\.\/|\/)+/, '');
     if (name === '' || name === '.') continue;
-    const size = /^\d+$/.test(m[2]!) ? Number(m[2]) : 0;
-    entries.push(linkTarget === undefined ? { type, size, path: name } : { type, size, path: name, linkTarget });
+    const size = /^\d+$/.test(m[3]!) ? Number(m[3]) : 0;
+    entries.push(linkTarget === undefined ? { type, size, path: name, mode } : { type, size, path: name, linkTarget, mode });
   }
   return entries;
 }
