@@ -19,6 +19,8 @@ const E2E_MINUTES: Record<string, number> = {
   'initrd-health.trixie.test.ts': 2.5,
   'package-cycle.bookworm.test.ts': 2.4,
   'package-cycle.trixie.test.ts': 2.4,
+  'initrd-differential.bookworm.test.ts': 2,
+  'initrd-differential.trixie.test.ts': 2,
 };
 
 class LongestFirst extends BaseSequencer {
