@@ -58,6 +58,14 @@ function hexField(header: Uint8Array, at: number): number {
 
 const align4 = (n: number) => (n + 3) & ~3;
 
+/**
+ * A copy of part of a chunk, kept after the caller may reuse it. Not `chunk.slice`: on a Node Buffer
+ * (what the io layer passes) slice is a view of the same memory.
+ */
+export function copyOf(chunk: Uint8Array, start: number, end: number): Uint8Array {
+  return Uint8Array.prototype.slice.call(chunk, start, end);
+}
+
 type State =
   | { kind: 'header' }
   | { kind: 'name'; mode: number; size: number; nameSize: number; padded: number }
@@ -117,7 +125,7 @@ export class NewcParser {
         // Data and its padding: skipped, or copied only for a kept file.
         if (s.left > 0) {
           const n = Math.min(s.left, chunk.length - at);
-          if (s.keep) s.keep.push(chunk.slice(at, at + n));
+          if (s.keep) s.keep.push(copyOf(chunk, at, at + n));
           s.left -= n;
           at += n;
           if (s.left > 0) continue;
@@ -137,7 +145,7 @@ export class NewcParser {
     const need = size - this.pendingBytes;
     const n = Math.min(need, chunk.length - at);
     if (this.pendingBytes === 0 && n === size) return { used: n, bytes: chunk.subarray(at, at + n) };
-    this.pending.push(chunk.slice(at, at + n));
+    this.pending.push(copyOf(chunk, at, at + n));
     this.pendingBytes += n;
     if (this.pendingBytes < size) return { used: n };
     const bytes = concat(this.pending, this.pendingBytes);

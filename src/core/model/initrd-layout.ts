@@ -3,7 +3,7 @@
 // compressed (or, in an image with no compression, the last uncompressed archive). The kernel
 // (init/initramfs.c) and unmkinitramfs walk it the same way. Pure: io/initrd-image.ts feeds it the
 // file and starts the decompressor its answer names.
-import { isNewcMagic, NewcParser, type CpioEntry } from './cpio-newc';
+import { copyOf, isNewcMagic, NewcParser, type CpioEntry } from './cpio-newc';
 import type { Compression } from './initrd-health';
 
 const MAGICS: { compression: Compression; bytes: number[] }[] = [
@@ -46,7 +46,8 @@ type Phase =
 
 /**
  * Walks the uncompressed front of an image. `push` returns the bytes that belong to the compressed
- * main archive (once `compression` is known, every later byte does), for the caller to decompress.
+ * main archive (once `compression` is known, every later byte does), for the caller to decompress
+ * at once: they may be a view of the chunk it was given.
  */
 export class InitrdLayoutScanner {
   /** Uncompressed archives read completely, in order (their entries are the image's too). */
@@ -102,7 +103,7 @@ export class InitrdLayoutScanner {
       }
       const have = p.sniff.reduce((n, b) => n + b.length, 0);
       const take = Math.min(SNIFF_BYTES - have, chunk.length - at);
-      p.sniff.push(chunk.slice(at, at + take));
+      p.sniff.push(copyOf(chunk, at, at + take));
       if (have + take < SNIFF_BYTES) return undefined;
       const head = new Uint8Array(SNIFF_BYTES);
       let k = 0;
