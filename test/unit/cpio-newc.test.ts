@@ -85,7 +85,7 @@ describe('InitrdLayoutScanner', () => {
         feed(image, size, (c) => {
           const m = s.push(c);
           return m && Buffer.from(m);
-        }).filter((m): m is Buffer => m !== undefined),
+        }).filter((m) => m !== undefined) as Buffer[],
       );
       expect(s.compression).toBe('gzip');
       expect(s.mainOffset).toBe(padded.length);
