@@ -138,7 +138,7 @@ async function trustedHash(context: InitrdContext, image: string): Promise<strin
  * Reads the live initrd of `version`, the image it is judged against (its newest backup from `model`,
  * else the known-good boot's, the running kernel's or the previous default's: initrd-baseline.ts) and
  * the drivers `/` needs. Root drivers and the running kernel count only on the running system (not
- * under --root). One image at a time, each at most once per run and only when the cache lacks it.
+ * under --root). Each image at most once per run, and only when the cache lacks it.
  */
 export async function readInitrdFacts(world: World, model: BootModel, version: string, context: InitrdContext): Promise<InitrdFacts> {
   const livePath = liveInitrdPath(world, version);
@@ -154,8 +154,11 @@ export async function readInitrdFacts(world: World, model: BootModel, version: s
     liveVersions: context.liveOrder,
     initrdOf: (v) => liveInitrdPath(world, v),
   });
-  const live = await context.cache.summarize(world, livePath, await trustedHash(context, livePath));
-  const previous = baseline ? await context.cache.summarize(world, baseline.path, await trustedHash(context, baseline.path)) : undefined;
+  // Both images at once: each waits mostly on its own decompressor, which runs on its own core.
+  const [live, previous] = await Promise.all([
+    trustedHash(context, livePath).then((sha) => context.cache.summarize(world, livePath, sha)),
+    baseline ? trustedHash(context, baseline.path).then((sha) => context.cache.summarize(world, baseline.path, sha)) : Promise.resolve(undefined),
+  ]);
   const [needs, builtin] = await Promise.all([
     rootDriverNeeds(world, { version }),
     baseline && baseline.version !== version ? builtinModulesUnder(world.root, version) : Promise.resolve(undefined),
