@@ -21,6 +21,8 @@ const E2E_MINUTES: Record<string, number> = {
   'package-cycle.trixie.test.ts': 2.4,
   'fallback.trixie.test.ts': 0.9,
   'fallback.bookworm.test.ts': 0.7,
+  'initrd-differential.bookworm.test.ts': 2,
+  'initrd-differential.trixie.test.ts': 2,
 };
 
 class LongestFirst extends BaseSequencer {

@@ -53,7 +53,7 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     .conflicts('quiet', 'verbose')
     .command(
       'hook <kind> <kernel-version> [image]',
-      'run by the kernel and initramfs hook scripts (preinst, postinst, postrm, initramfs; prefetch is started by the initramfs hook)',
+      'run by the kernel and initramfs hook scripts (preinst, postinst, postrm, initramfs)',
       (y) =>
         y
           .positional('kind', { choices: HOOK_KINDS, describe: 'which hook' })

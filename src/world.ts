@@ -1,33 +1,111 @@
 // The real world kbackup runs in: stderr for messages, programs run without a shell, the system
 // clock, this machine's /proc and /sys. main.ts builds it; everything below takes it as a parameter.
-import { execFile, spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as os from 'node:os';
-import { isSea } from 'node:sea';
+import { constants as osConstants } from 'node:os';
 import * as path from 'node:path';
-import type { ExecResult, Logger, MachinePaths, World } from './core/world';
+import type { ExecOptions, ExecResult, Logger, MachinePaths, World } from './core/world';
 
 export const REAL_MACHINE: MachinePaths = { proc: '/proc', sys: '/sys', modules: ['/lib/modules', '/usr/lib/modules'] };
 
-export function realExec(
-  file: string,
-  args: readonly string[],
-  options: { timeoutMs?: number; maxBuffer?: number } = {},
-): Promise<ExecResult> {
+/**
+ * Runs `file` in its own process group (detached: true makes it a group leader), so that a timeout
+ * kills everything it started: `lsinitramfs` is a shell script whose cpio and decompressor would
+ * otherwise go on, holding dpkg's pipes, after the script itself was killed. The group is also
+ * killed when kbackup itself exits first.
+ */
+export function realExec(file: string, args: readonly string[], options: ExecOptions = {}): Promise<ExecResult> {
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const maxBuffer = options.maxBuffer ?? 256 * 1024 * 1024;
   return new Promise((resolve) => {
-    execFile(
-      file,
-      args as string[],
-      { timeout: options.timeoutMs ?? 120_000, maxBuffer: options.maxBuffer ?? 256 * 1024 * 1024, encoding: 'utf8' },
-      (err, stdout, stderr) => {
-        if (err && typeof (err as NodeJS.ErrnoException).code === 'string') {
-          // ENOENT and friends: the program could not be started at all.
-          resolve({ code: 127, stdout: '', stderr: `${file}: ${(err as NodeJS.ErrnoException).code}` });
-          return;
-        }
-        const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : 1) : 0;
-        resolve({ code, stdout: String(stdout), stderr: String(stderr) });
-      },
-    );
+    let child: ChildProcess;
+    try {
+      child = spawn(file, args as string[], { detached: true, stdio: [options.input ? 'pipe' : 'ignore', 'pipe', 'pipe'] });
+    } catch (err) {
+      resolve({ code: 127, stdout: '', stderr: `${file}: ${String((err as NodeJS.ErrnoException).code ?? err)}` });
+      return;
+    }
+    const pid = child.pid;
+    let timedOut = false;
+    let overflow = false;
+    const killGroup = () => {
+      if (pid === undefined) return;
+      try {
+        process.kill(-pid, 'SIGKILL');
+      } catch {
+        // The group is gone already.
+      }
+    };
+    const onExit = () => killGroup();
+    process.once('exit', onExit);
+    const timer = setTimeout(() => {
+      timedOut = true;
+      killGroup();
+    }, timeoutMs);
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    let outBytes = 0;
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (options.onStdout) return options.onStdout(chunk);
+      outBytes += chunk.length;
+      if (outBytes > maxBuffer) {
+        overflow = true;
+        killGroup();
+        return;
+      }
+      out.push(chunk);
+    });
+    child.stderr?.on('data', (chunk: Buffer) => {
+      if (err.reduce((n, b) => n + b.length, 0) < 1024 * 1024) err.push(chunk);
+    });
+    let spawnError: NodeJS.ErrnoException | undefined;
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      spawnError = e;
+    });
+    let fed: Promise<void> = Promise.resolve();
+    if (options.input && child.stdin) {
+      const stdin = child.stdin;
+      let closed = false;
+      // EPIPE when the program stops reading early (it failed, or needs no more): what is left is dropped.
+      stdin.on('error', () => {
+        closed = true;
+      });
+      stdin.on('close', () => {
+        closed = true;
+      });
+      const write = (chunk: Uint8Array) =>
+        new Promise<void>((res) => {
+          if (closed || stdin.destroyed) return res();
+          stdin.write(chunk, () => res());
+        });
+      fed = options
+        .input(write)
+        .catch(() => undefined)
+        .finally(() => {
+          if (!stdin.destroyed) stdin.end();
+        });
+    }
+    child.on('close', async (code, signal) => {
+      // The feeder may still be handing over what the program no longer reads: it ends on its own
+      // (writes to a closed pipe are dropped), and the result waits for it.
+      await fed;
+      clearTimeout(timer);
+      process.removeListener('exit', onExit);
+      // The leader is gone; anything it left in its group goes with it.
+      killGroup();
+      const stderr = Buffer.concat(err).toString('utf8');
+      if (spawnError && typeof spawnError.code === 'string' && child.pid === undefined) {
+        resolve({ code: 127, stdout: '', stderr: `${file}: ${spawnError.code}` });
+        return;
+      }
+      const result: ExecResult = {
+        code: code ?? (signal ? 128 + (osConstants.signals[signal] ?? 0) : 1),
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: overflow ? `${stderr}${file}: output longer than ${maxBuffer} bytes` : stderr,
+      };
+      if (timedOut) result.timedOut = true;
+      resolve(result);
+    });
   });
 }
 
@@ -52,24 +130,6 @@ export function showInside(root: string): (text: string) => string {
   return prefix === '/' ? (t) => t : (t) => t.split(prefix).join('/');
 }
 
-/**
- * kbackup started again, detached. A single executable is its own interpreter; `node kbackup.cjs`
- * (the tests) needs its script named again.
- */
-export function spawnSelf(args: readonly string[]): number | undefined {
-  const argv = isSea() || process.argv[1] === undefined ? [...args] : [process.argv[1], ...args];
-  try {
-    const child = spawn(process.execPath, argv, { detached: true, stdio: 'ignore', cwd: '/' });
-    // A start that fails after spawn returned comes as an 'error' event, which nothing needs: the
-    // caller's marker then names a pid that is not running, and waiters ignore it.
-    child.on('error', () => undefined);
-    child.unref();
-    return child.pid;
-  } catch {
-    return undefined;
-  }
-}
-
 export function realWorld(options: { root: string; configPath?: string; log: Logger }): World {
   const root = path.resolve(options.root);
   return {
@@ -82,6 +142,5 @@ export function realWorld(options: { root: string; configPath?: string; log: Log
     exec: realExec,
     machine: REAL_MACHINE,
     tmpdir: os.tmpdir(),
-    spawnSelf,
   };
 }

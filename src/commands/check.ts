@@ -1,6 +1,5 @@
 // `kbackup check` and the postinst hook's summary.
 import { check, type CheckReport } from '../core/ops/check';
-import { prefetchInitrd } from '../core/ops/initrd';
 import { EXIT } from '../core/model/errors';
 import { assertSafeVersion } from '../core/model/names';
 import { problem } from '../core/model/problems';
@@ -68,16 +67,5 @@ export async function runHookPostinst(ctx: CommandContext, version: string): Pro
   if (report.ok) ctx.world.log.info(`check after installing ${version}: GRUB boots ${report.defaultEntry ?? 'nothing'} by default; no problems found`);
   else ctx.world.log.warn(`check after installing ${version} found problems; run kbackup check for details`);
   await armFromHook(ctx, config, 'postinst');
-  return 0;
-}
-
-/**
- * Started in the background by the initramfs hook inside a kernel package: reads the new initrd (and
- * the one it will be judged against) for the postinst hook to find. Prints nothing, changes nothing
- * in /boot, never fails.
- */
-export async function runHookPrefetch(ctx: CommandContext, version: string): Promise<number> {
-  assertSafeVersion(version);
-  await prefetchInitrd(ctx.world, version, process.pid);
   return 0;
 }

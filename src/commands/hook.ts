@@ -2,19 +2,25 @@
 // A kernel update never fails because of kbackup unless ON_ERROR=fail says so.
 import { DEFAULT_CONFIG } from '../core/model/config';
 import { ConfigError, KbackupError, UsageError } from '../core/model/errors';
+import { withTimeLimit } from '../core/ops/time-limit';
 import { hookShouldFail, rootIsDirectory } from '../core/ops/state';
 import { runHookInitramfs, runHookPreinst } from './backup';
-import { runHookPostinst, runHookPrefetch } from './check';
+import { runHookPostinst } from './check';
 import type { CommandContext } from './context';
 import { refreshAndReport, runHookPrerm } from './fallback';
 import { runHookPostrm } from './manage';
 
-/** `prefetch` is not run by a hook script: the initramfs hook starts it in the background (kbackup(8)). */
-export const HOOK_KINDS = ['preinst', 'postinst', 'prerm', 'postrm', 'initramfs', 'prefetch'] as const;
+export const HOOK_KINDS = ['preinst', 'postinst', 'prerm', 'postrm', 'initramfs'] as const;
+
+/**
+ * What all the programs one hook runs may take together (reading initrds, listing them, update-grub's
+ * helpers). A stuck program is stopped with everything it started, and the update goes on.
+ */
+export const HOOK_PROGRAMS_TIME_LIMIT_MS = 180_000;
 export type HookKind = (typeof HOOK_KINDS)[number];
 
 export async function runHook(ctxIn: CommandContext, kind: HookKind, version: string, extra: string | undefined): Promise<number> {
-  let ctx = ctxIn;
+  let ctx: CommandContext = { ...ctxIn, world: withTimeLimit(ctxIn.world, HOOK_PROGRAMS_TIME_LIMIT_MS) };
   const fails = () => hookShouldFail(ctx.world, ctx.config);
   try {
     if (!(await rootIsDirectory(ctx.world))) throw new UsageError(`--root ${ctx.world.root} is not a directory`);
@@ -43,14 +49,12 @@ export async function runHook(ctxIn: CommandContext, kind: HookKind, version: st
   }
   try {
     const code = await runHookKind(ctx, kind, version, extra);
-    // After each hook the apt.conf.d file and the metrics follow the fallback; never for the
-    // background reader, which changes nothing.
-    if (kind !== 'prefetch' && (await ctx.config()).enabled) await refreshAndReport(ctx);
+    // After each hook the apt.conf.d file and the metrics follow the fallback.
+    if ((await ctx.config()).enabled) await refreshAndReport(ctx);
     return code;
   } catch (err) {
-    // postinst and prefetch are read-only and only ever inform: they never stop an update, whatever
-    // ON_ERROR says.
-    if (kind !== 'postinst' && kind !== 'prefetch' && (await fails())) throw err;
+    // postinst is read-only and only ever informs: it never stops an update, whatever ON_ERROR says.
+    if (kind !== 'postinst' && (await fails())) throw err;
     const message = err instanceof KbackupError ? err.message : `internal error: ${(err as Error)?.stack ?? String(err)}`;
     ctx.world.log.warn(`${message} (the kernel update goes on: ON_ERROR=warn)`);
     return 0;
@@ -67,8 +71,6 @@ function runHookKind(ctx: CommandContext, kind: HookKind, version: string, extra
       return runHookPrerm(ctx, version);
     case 'postrm':
       return runHookPostrm(ctx, version);
-    case 'prefetch':
-      return runHookPrefetch(ctx, version);
     case 'initramfs':
       if (!extra) throw new ConfigError('hook initramfs needs VERSION and the INITRD path, as update-initramfs passes them');
       return runHookInitramfs(ctx, version, extra);

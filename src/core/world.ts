@@ -14,8 +14,24 @@ export interface Logger {
 
 export interface ExecResult {
   code: number;
+  /** Empty when the output went to `onStdout`. */
   stdout: string;
   stderr: string;
+  /** The program ran out of its time and was killed with every process it started. */
+  timedOut?: boolean;
+}
+
+export interface ExecOptions {
+  timeoutMs?: number;
+  maxBuffer?: number;
+  /**
+   * Feeds the program's stdin: called once with a writer (each write resolves when the pipe took
+   * the chunk, so a fast reader never queues a whole image); stdin is closed when it returns. A
+   * writer whose program has exited drops what it is given.
+   */
+  input?: (write: (chunk: Uint8Array) => Promise<void>) => Promise<void>;
+  /** Takes stdout as it comes instead of collecting it (a decompressed initrd is never held whole). */
+  onStdout?: (chunk: Uint8Array) => void;
 }
 
 /** Where the running machine's /proc, /sys and /lib/modules are; tests point these at a fake tree. */
@@ -36,16 +52,13 @@ export interface World {
   uname(): string;
   log: Logger;
   env: NodeJS.ProcessEnv;
-  /** Runs a program without a shell; never throws for a non-zero exit. */
-  exec(file: string, args: readonly string[], options?: { timeoutMs?: number; maxBuffer?: number }): Promise<ExecResult>;
+  /**
+   * Runs a program without a shell, in its own process group: a timeout kills the group, so nothing
+   * it started outlives it. Never throws for a non-zero exit; 127 = not installed.
+   */
+  exec(file: string, args: readonly string[], options?: ExecOptions): Promise<ExecResult>;
   /** The running machine (not --root's): where its /proc, /sys and module lists are. */
   machine: MachinePaths;
   /** A directory for short-lived scratch files (initrd extraction). */
   tmpdir: string;
-  /**
-   * Starts kbackup itself again with `args`, detached: its own session, no stdin, stdout or stderr
-   * (nothing holds dpkg's or run-parts' pipes open), working directory /. Returns its pid, or
-   * undefined when it could not be started. Nothing waits for it.
-   */
-  spawnSelf(args: readonly string[]): number | undefined;
 }

@@ -1,5 +1,5 @@
 // dracut, Debian 13's alternative to initramfs-tools (the two conflict), on a real trixie chroot:
-// initrd images built by dracut itself, read by kbackup through lsinitrd (no lsinitramfs here);
+// initrd images built by dracut itself, read by kbackup's own reader and counted against lsinitrd;
 // a kernel update backs up before dpkg unpacks, then /etc/kernel/postinst.d/dracut rebuilds the
 // live image; `dracut -f` runs /etc/initramfs/post-update.d like update-initramfs but keeps no
 // .dpkg-bak; a broken depmod is flagged. The tests share one chroot and run in order.

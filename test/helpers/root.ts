@@ -1,7 +1,7 @@
 // Temp roots for the integration tier: a fake / with boot/, etc/default/ and var/lib/, and a way to
 // run the built CLI against it.
 import { spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -112,11 +112,15 @@ export interface RunResult {
 
 export function kbackup(root: TempRoot | string, args: string[], env: Record<string, string> = {}): RunResult {
   const dir = typeof root === 'string' ? root : root.dir;
+  // Every run is held to "no kbackup process outlives the command (or hook) that started it".
+  const tag = randomBytes(8).toString('hex');
   const r = spawnSync(requireBuiltCli(), ['--root', dir, ...args], {
     encoding: 'utf8',
-    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env },
+    env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env, KBACKUP_TEST_RUN: tag },
     timeout: 60_000,
   });
+  const left = processesTagged(tag);
+  if (left.length > 0) throw new Error(`kbackup ${args.join(' ')} left processes running after it exited: ${killLeftovers(left)}`);
   if (r.error) throw r.error;
   return { code: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
@@ -124,23 +128,38 @@ export function kbackup(root: TempRoot | string, args: string[], env: Record<str
 export const isRoot = process.getuid?.() === 0;
 
 /**
- * Waits until the background initrd reader a kernel update's initramfs hook started under `root` is
- * done (its marker gone, or naming a pid that is not running): the reader must not outlive the test
- * that started it, nor write into a root the test removes.
+ * Pids of live processes whose environment holds `KBACKUP_TEST_RUN=tag`: every process a kbackup run
+ * started inherits it, detached or not (zombies, which hold nothing, show an empty environment).
  */
-export function waitForPrefetch(root: TempRoot, limitMs = 30_000): void {
-  const marker = root.file('var/lib/kbackup/initrd-prefetch.json');
-  const sleeper = new Int32Array(new SharedArrayBuffer(4));
-  const t0 = Date.now();
-  for (;;) {
-    let pid: number | undefined;
+export function processesTagged(tag: string): number[] {
+  const needle = Buffer.from(`KBACKUP_TEST_RUN=${tag}\0`);
+  const pids: number[] = [];
+  for (const entry of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     try {
-      pid = (JSON.parse(fs.readFileSync(marker, 'utf8')) as { pid: number }).pid;
-      process.kill(pid, 0);
+      if (fs.readFileSync(`/proc/${entry}/environ`).includes(needle)) pids.push(Number(entry));
     } catch {
-      return;
+      // Gone meanwhile, or not ours to read.
     }
-    if (Date.now() - t0 > limitMs) throw new Error(`the background reader ${pid} is still running after ${limitMs} ms`);
-    Atomics.wait(sleeper, 0, 0, 20);
   }
+  return pids;
+}
+
+/** SIGKILLs what a test's run left behind and says what it was (its command lines). */
+export function killLeftovers(pids: readonly number[]): string {
+  const described = pids.map((pid) => {
+    let cmdline = '?';
+    try {
+      cmdline = fs.readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').join(' ').trim();
+    } catch {
+      // gone
+    }
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+    return `${pid} (${cmdline})`;
+  });
+  return described.join(', ');
 }

@@ -15,7 +15,7 @@ export const notInstalled = async (file: string): Promise<ExecResult> => ({ code
 
 export function testWorld(
   root: string,
-  options: { now?: string; env?: Record<string, string>; exec?: World['exec']; spawnSelf?: World['spawnSelf'] } = {},
+  options: { now?: string; env?: Record<string, string>; exec?: World['exec'] } = {},
 ): TestWorld {
   let now = new Date(options.now ?? '2026-11-22T20:40:00Z');
   const logs: string[] = [];
@@ -34,7 +34,5 @@ export function testWorld(
     // No /proc or /sys to read: the temp root is not the running system anyway.
     machine: { proc: path.join(root, 'no-proc'), sys: path.join(root, 'no-sys'), modules: [] },
     tmpdir: os.tmpdir(),
-    // Nothing is started unless a test says how: a detached kbackup would outlive the test.
-    spawnSelf: options.spawnSelf ?? (() => undefined),
   };
 }

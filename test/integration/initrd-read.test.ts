@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runDiff } from '../../src/commands/diff';
 import { UsageError } from '../../src/core/model/errors';
-import { imageLayout, readInitrd } from '../../src/core/io/initrd-image';
+import { readInitrd } from '../../src/core/io/initrd-image';
 import { rootDriverNeeds } from '../../src/core/io/root-drivers';
 import { assessInitrd, listInitrdBackups } from '../../src/core/ops/initrd';
 import type { MachinePaths, World } from '../../src/core/world';
@@ -33,7 +33,6 @@ function world(root = '/', exec: World['exec'] = realExec): World {
     exec,
     machine: REAL_MACHINE,
     tmpdir: os.tmpdir(),
-    spawnSelf: () => undefined,
   };
 }
 
@@ -115,7 +114,7 @@ describe('readInitrd on real images', () => {
       const image = makeImage(`initrd.img-${VERSION}-${compression}`, compression);
       const s = await readInitrd(world(), image);
       expect(s.error).toBeUndefined();
-      expect(s.tool).toBe('lsinitramfs');
+      expect(s.tool).toBe('kbackup');
       expect(s.compression).toBe(compression);
       expect(s.earlyArchives).toBe(1);
       expect(s.kernelVersions).toEqual([VERSION]);
@@ -131,9 +130,9 @@ describe('readInitrd on real images', () => {
 
   it('reads an image without early cpio, and finds the main archive offset from the headers alone', async () => {
     const image = makeImage('plain-gzip', 'gzip', { early: false });
-    expect(await imageLayout(image)).toEqual({ earlyArchives: 0, mainOffset: 0, compression: 'gzip' });
     const s = await readInitrd(world(), image);
     expect(s.error).toBeUndefined();
+    expect([s.earlyArchives, s.compression]).toEqual([0, 'gzip']);
     expect(s.configs['etc/mdadm/mdadm.conf']?.sha256).toBe(sha256(TREE['etc/mdadm/mdadm.conf']!));
   });
 
@@ -145,12 +144,9 @@ describe('readInitrd on real images', () => {
     fs.writeFileSync(path.join(early, 'kernel/x86/microcode/AuthenticAMD.bin'), 'ucode');
     const image = path.join(work, 'plain.img');
     sh(`(cd '${early}' && find . | cpio -o -H newc -R 0:0 --quiet; cd '${tree}' && find . | cpio -o -H newc -R 0:0 --quiet) > '${image}'`);
-    const layout = await imageLayout(image);
-    expect(layout.compression).toBe('none');
-    expect(layout.earlyArchives).toBe(1);
-    expect(layout.mainOffset).toBeGreaterThan(0);
     const s = await readInitrd(world(), image);
     expect(s.error).toBeUndefined();
+    expect([s.earlyArchives, s.compression]).toEqual([1, 'none']);
     expect(s.modules).toEqual(['dm_crypt', 'ext4', 'nvme', 'virtio_blk']);
     expect(s.configs['cryptroot/crypttab']?.sha256).toBe(sha256(TREE['cryptroot/crypttab']!));
   });

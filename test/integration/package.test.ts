@@ -238,7 +238,7 @@ describe('kbackup(8)', () => {
   it('documents every command and option the program declares', () => {
     const { commands, hookKinds, options } = cliSurface();
     expect(commands).toEqual(expect.arrayContaining(['hook', 'snapshot', 'list', 'prune', 'restore', 'adopt', 'check', 'completion']));
-    expect(hookKinds).toEqual(['preinst', 'postinst', 'prerm', 'postrm', 'initramfs', 'prefetch']);
+    expect(hookKinds).toEqual(['preinst', 'postinst', 'prerm', 'postrm', 'initramfs']);
     expect(options).toEqual(expect.arrayContaining(['--root', '--config', '-q, --quiet', '-v, --verbose', '--json', '--keep', '--dry-run']));
     const text = rendered();
     const commandsSection = text.slice(text.indexOf('\nCOMMANDS\n'), text.indexOf('\nCONFIGURATION\n'));

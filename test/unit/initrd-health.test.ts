@@ -79,9 +79,9 @@ describe('parseListing / summarizeListing on real mkinitramfs listings', () => {
 
   it('reads symlinks, directories and sizes as cpio -tv prints them', () => {
     const entries = parseListing(listing('bookworm-6.1-most-zstd.txt.gz'));
-    expect(entries.find((e) => e.path === 'lib')).toEqual({ type: 'symlink', size: 7, path: 'lib', linkTarget: 'usr/lib' });
-    expect(entries.find((e) => e.path === 'conf/conf.d')).toEqual({ type: 'dir', size: 0, path: 'conf/conf.d' });
-    expect(entries.find((e) => e.path === 'etc/mdadm/mdadm.conf')).toEqual({ type: 'file', size: 651, path: 'etc/mdadm/mdadm.conf' });
+    expect(entries.find((e) => e.path === 'lib')).toEqual({ type: 'symlink', size: 7, path: 'lib', linkTarget: 'usr/lib', mode: 0o777 });
+    expect(entries.find((e) => e.path === 'conf/conf.d')).toEqual({ type: 'dir', size: 0, path: 'conf/conf.d', mode: 0o755 });
+    expect(entries.find((e) => e.path === 'etc/mdadm/mdadm.conf')).toEqual({ type: 'file', size: 651, path: 'etc/mdadm/mdadm.conf', mode: 0o644 });
   });
 
   it('the broken-kmod image: no module files at all, and an empty modules.dep', () => {
@@ -206,6 +206,7 @@ describe('compareInitrd rules', () => {
     const all = [
       ...compareInitrd(synthetic(0, { error: 'x', errorKind: 'tool-missing' }), undefined),
       ...compareInitrd(synthetic(0, { error: 'x', errorKind: 'unreadable' }), undefined),
+      ...compareInitrd(synthetic(0, { error: 'x', errorKind: 'timeout' }), undefined),
       ...compareInitrd(synthetic(5, { kernelVersions: ['6.1.0-1-amd64'], modulesDep: { '6.1.0-1-amd64': 0 } }), synthetic(100, { error: 'bad', errorKind: 'unreadable' }), { modules: ['nvme'], builtin: [] }),
       ...compareInitrd(synthetic(1, { configs: { 'etc/fstab': { size: 1, sha256: 'a' } } }), synthetic(100)),
       unkeptRebuildProblem('dracut', false)!,
@@ -252,9 +253,18 @@ describe('compareInitrd rules', () => {
   });
 
   it('a missing tool is a warning, not an error about the image', () => {
-    const problems = compareInitrd(synthetic(0, { error: 'neither lsinitramfs nor lsinitrd is installed', errorKind: 'tool-missing' }), undefined);
+    const problems = compareInitrd(synthetic(0, { error: 'zstd is not installed, and this image is zstd-compressed; install zstd', errorKind: 'tool-missing' }), undefined);
     expect(problems.map((p) => [p.code, p.severity])).toEqual([['initrd-tool-missing', 'warning']]);
-    expect(problems[0]!.message).toContain('initramfs-tools-core');
+    expect(problems[0]!.message).toContain('install zstd');
+  });
+
+  it('a reading stopped by the time limit is a warning that says so, for the live and the previous image', () => {
+    const stopped = { error: 'lsinitramfs was still reading it after 120 s (or the hook\'s time ran out) and was stopped', errorKind: 'timeout' as const };
+    const live = compareInitrd(synthetic(0, stopped), synthetic(100));
+    expect(live.map((p) => [p.code, p.severity])).toEqual([['initrd-read-timeout', 'warning']]);
+    expect(live[0]!.message).toMatch(/was not checked: .*stopped; the image may be fine/);
+    const previous = compareInitrd(synthetic(100), synthetic(0, stopped));
+    expect(previous.map((p) => [p.code, p.severity])).toEqual([['initrd-read-timeout', 'warning']]);
   });
 
   it('a monolithic kernel (no module files, empty modules.dep, none before) is fine', () => {

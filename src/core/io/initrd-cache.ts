@@ -8,7 +8,7 @@ import type { InitrdSummary } from '../model/initrd-health';
 import type { World } from '../world';
 import { replaceFile } from './copy';
 import { sha256File } from './files';
-import { emptySummary, readInitrd } from './initrd-image';
+import { emptySummary, readInitrd, readInitrdImage } from './initrd-image';
 import { pathsFor } from './paths';
 
 const FORMAT = 1;
@@ -80,9 +80,10 @@ export class InitrdSummaryCache {
         return { ...emptySummary(image), ...hit.summary };
       }
     }
-    // The hash runs here while the listing tool decompresses in its own process.
-    const [summary, digest] = await Promise.all([readInitrd(world, image), sha ?? sha256File(image)]);
-    if (summary.error === undefined) {
+    // One read of the file gives both the summary and its sha256.
+    const { summary, sha256 } = await readInitrdImage(world, image);
+    const digest = sha ?? sha256;
+    if (summary.error === undefined && digest !== undefined) {
       const { path: _path, nameVersion: _nameVersion, ...rest } = summary;
       this.entries = this.entries.filter((e) => !(e.size === st.size && e.mtimeMs === st.mtimeMs && e.sha256 === digest));
       this.entries.push({ size: st.size, mtimeMs: st.mtimeMs, sha256: digest, ino: st.ino, ctimeMs: st.ctimeMs, usedAt: world.now().toISOString(), summary: rest });

@@ -1,22 +1,34 @@
-// Reads initrd images and the running machine for the initrd health check (the judging is pure, in
-// model/initrd-health.ts).
+// Reads initrd images for the initrd health check (the judging is pure, in model/initrd-health.ts).
 //
-// Listing uses the distribution's own tool on the running system (`lsinitramfs -l` from
-// initramfs-tools-core, else dracut's `lsinitrd`): it knows every compression the image may use and
-// skips prepended early-microcode archives. The few configuration files whose content is compared
-// are extracted by pattern at the same time (two decompressions run on two cores, not one after the
-// other): kbackup finds the main archive behind the early cpio archives by reading their headers (a
-// few hundred bytes), and pipes `tail -c +N | <decompressor> | cpio -i PATTERNS` into a temporary
-// directory, so neither the image nor its unpacked tree is ever held in memory and only those files
-// touch the disk. A missing tool or an unreadable image is a summary with
-// `error` set, never an exception: check turns it into a problem.
+// One pass per image: the file is read once, in large chunks, and every chunk is hashed (the sha256
+// the summary cache keys on) and walked: the uncompressed archives at the front (early microcode) are
+// parsed in-process, and the compressed main archive is piped through the distribution's own
+// decompressor (gzip, zstd, xz, lz4, bzip2, by its magic), whose output is parsed as a newc stream
+// (model/cpio-newc.ts) for names, modes and sizes, keeping only the few configuration files that are
+// compared. Nothing is extracted to disk, and the image is never held in memory.
+//
+// An image this reader does not understand (an unknown compression, a main archive that is not
+// newc) is listed with the distribution's tool instead (`lsinitramfs -l` from initramfs-tools-core,
+// else dracut's `lsinitrd`), and --verbose says so. A missing program, a timeout or an unreadable
+// image is a summary with `error` set, never an exception: check turns it into a problem.
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
+import { NewcParser } from '../model/cpio-newc';
 import { errnoOf } from '../model/errors';
-import { CONFIG_PATHS, isConfigPath, parseListing, summarizeListing, type Compression, type ConfigFileFact, type InitrdSummary, type InitrdTool } from '../model/initrd-health';
+import { isConfigPath, parseListing, summarizeListing, type ConfigFileFact, type InitrdSummary, type InitrdTool, type ListingEntry } from '../model/initrd-health';
+import { DECOMPRESSORS, InitrdLayoutScanner } from '../model/initrd-layout';
 import { parseBootName } from '../model/names';
-import { sha256File } from './files';
 import type { World } from '../world';
+
+/**
+ * How long one program may run on one image. Decompressing a 256 MiB xz image takes seconds; a
+ * program still running after this is stuck (a hung NFS read, a broken tool), and the kernel update
+ * must go on: the hook's own bound on all its programs is in commands/hook.ts.
+ */
+export const READ_TIMEOUT_MS = 120_000;
+/** Large reads: one read(2) per 4 MiB keeps the hashing and the pipe writes, not the calls, the cost. */
+const CHUNK_BYTES = 4 * 1024 * 1024;
 
 interface ListingResult {
   tool?: InitrdTool;
@@ -33,7 +45,8 @@ async function listImage(world: World, image: string): Promise<ListingResult> {
     { tool: 'lsinitrd', args: [image] },
   ];
   for (const { tool, args } of attempts) {
-    const r = await world.exec('env', ['LC_ALL=C', tool, ...args], { timeoutMs: 300_000, maxBuffer: 64 * 1024 * 1024 });
+    const r = await world.exec('env', ['LC_ALL=C', tool, ...args], { timeoutMs: READ_TIMEOUT_MS, maxBuffer: 64 * 1024 * 1024 });
+    if (r.timedOut) return { tool, text: '', error: timedOutMessage(tool), errorKind: 'timeout' };
     if (r.code === 127 || r.code === 126) continue;
     if (r.code !== 0) {
       const why = lastLines(r.stderr) || `${tool} exited with status ${r.code}`;
@@ -41,7 +54,11 @@ async function listImage(world: World, image: string): Promise<ListingResult> {
     }
     return { tool, text: r.stdout };
   }
-  return { text: '', error: 'neither lsinitramfs nor lsinitrd is installed', errorKind: 'tool-missing' };
+  return { text: '', error: 'neither lsinitramfs nor lsinitrd is installed; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)', errorKind: 'tool-missing' };
+}
+
+function timedOutMessage(program: string): string {
+  return `${program} was still reading it after ${Math.round(READ_TIMEOUT_MS / 1000)} s (or the hook's time ran out) and was stopped`;
 }
 
 function lastLines(text: string, n = 2): string {
@@ -53,162 +70,6 @@ function lastLines(text: string, n = 2): string {
     .join('; ');
 }
 
-export interface ImageLayout {
-  /** Uncompressed cpio archives before the main one (early microcode, dracut's early_cpio). */
-  earlyArchives: number;
-  /** Byte offset of the main archive. */
-  mainOffset: number;
-  compression: Compression;
-}
-
-const MAGICS: { compression: Compression; bytes: number[] }[] = [
-  { compression: 'gzip', bytes: [0x1f, 0x8b] },
-  { compression: 'zstd', bytes: [0x28, 0xb5, 0x2f, 0xfd] },
-  { compression: 'xz', bytes: [0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00] },
-  { compression: 'lz4', bytes: [0x02, 0x21, 0x4c, 0x18] }, // legacy frame, what mkinitramfs writes
-  { compression: 'lz4', bytes: [0x04, 0x22, 0x4d, 0x18] },
-  { compression: 'bzip2', bytes: [0x42, 0x5a, 0x68] },
-  { compression: 'lzo', bytes: [0x89, 0x4c, 0x5a, 0x4f] },
-  { compression: 'lzma', bytes: [0x5d, 0x00, 0x00] },
-];
-
-function compressionOf(head: Buffer): Compression {
-  if (head.subarray(0, 6).toString('latin1').startsWith('07070')) return 'none';
-  for (const { compression, bytes } of MAGICS) {
-    if (bytes.every((b, i) => head[i] === b)) return compression;
-  }
-  return 'unknown';
-}
-
-/**
- * Where the main archive starts, found as the kernel (lib/earlycpio.c) and unmkinitramfs do: walk
- * the `newc` headers of uncompressed archives at the front, skip the zero padding after each
- * TRAILER!!!, and stop at the first thing that is not a cpio header. Reads only headers.
- */
-export async function imageLayout(image: string): Promise<ImageLayout> {
-  const fh = await fs.open(image, 'r');
-  try {
-    const { size } = await fh.stat();
-    const read = async (offset: number, length: number): Promise<Buffer> => {
-      const buf = Buffer.alloc(Math.max(0, Math.min(length, size - offset)));
-      if (buf.length > 0) await fh.read(buf, 0, buf.length, offset);
-      return buf;
-    };
-    let offset = 0;
-    let archiveStart = 0;
-    let earlyArchives = 0;
-    let inArchive = false;
-    for (let guard = 0; guard < 1_000_000 && offset < size; guard++) {
-      const header = await read(offset, 110);
-      const magic = header.subarray(0, 6).toString('latin1');
-      if (magic === '070701' || magic === '070702') {
-        if (!inArchive) {
-          inArchive = true;
-          archiveStart = offset;
-        }
-        const fileSize = parseInt(header.subarray(54, 62).toString('latin1'), 16);
-        const nameSize = parseInt(header.subarray(94, 102).toString('latin1'), 16);
-        if (!Number.isFinite(fileSize) || !Number.isFinite(nameSize)) break;
-        const name = (await read(offset + 110, Math.min(nameSize, 4096))).toString('latin1').replace(/\0.*$/s, '');
-        offset = align4(align4(offset + 110 + nameSize) + fileSize);
-        if (name === 'TRAILER!!!') {
-          inArchive = false;
-          earlyArchives++;
-          offset = await skipZeros(read, offset, size);
-        }
-        continue;
-      }
-      break;
-    }
-    // Cut off inside an uncompressed archive: nothing after it can be trusted.
-    if (inArchive) return { earlyArchives, mainOffset: archiveStart, compression: 'unknown' };
-    if (offset >= size) {
-      // The whole image is uncompressed cpio: its last archive is the main one.
-      return { earlyArchives: Math.max(0, earlyArchives - 1), mainOffset: archiveStart, compression: 'none' };
-    }
-    return { earlyArchives, mainOffset: offset, compression: compressionOf(await read(offset, 8)) };
-  } finally {
-    await fh.close();
-  }
-}
-
-function align4(n: number): number {
-  return (n + 3) & ~3;
-}
-
-async function skipZeros(read: (offset: number, length: number) => Promise<Buffer>, offset: number, size: number): Promise<number> {
-  let at = offset;
-  while (at < size) {
-    const chunk = await read(at, 4096);
-    const nonZero = chunk.findIndex((b) => b !== 0);
-    if (nonZero >= 0) return at + (nonZero & ~3);
-    at += chunk.length;
-  }
-  return at;
-}
-
-// The decompressor is chosen by name inside the script, so no caller-supplied word is ever run.
-const EXTRACT_SCRIPT = `set -e
-image=$1; offset=$2; compression=$3; dir=$4; shift 4
-case "$compression" in
-  none) dec="cat" ;;
-  gzip) dec="gzip -dc" ;;
-  zstd) dec="zstd -dcq" ;;
-  xz|lzma) dec="xz -dc" ;;
-  lz4) dec="lz4 -dc" ;;
-  bzip2) dec="bzip2 -dc" ;;
-  lzo) dec="lzop -dc" ;;
-  *) echo "unknown compression $compression" >&2; exit 2 ;;
-esac
-tail -c +"$offset" -- "$image" | $dec | (cd "$dir" && cpio -i -d --quiet --no-absolute-filenames --no-preserve-owner -- "$@")
-`;
-
-/**
- * cpio patterns for every configuration file CONFIG_PATHS can name: literal names, and `DIR/*` for a
- * directory entry (cpio's patterns match `/` too; isConfigPath picks the direct children later).
- */
-function configPatterns(): string[] {
-  const literal = (name: string) => name.replace(/[\\*?[\]]/g, (c) => `\\${c}`);
-  return CONFIG_PATHS.map((entry) => (entry.endsWith('/') ? `${literal(entry)}*` : literal(entry)));
-}
-
-/**
- * Extracts every file that may be a configuration file (by pattern, so it can run while the listing
- * is made: two decompressions on two cores instead of one after the other) and hashes them by path.
- */
-async function extractConfigCandidates(world: World, image: string, layout: ImageLayout): Promise<Map<string, ConfigFileFact>> {
-  const found = new Map<string, ConfigFileFact>();
-  if (layout.compression === 'unknown') return found;
-  const dir = await fs.mkdtemp(path.join(world.tmpdir, 'kbackup-initrd-'));
-  try {
-    const r = await world.exec('sh', ['-c', EXTRACT_SCRIPT, 'kbackup-extract', image, String(layout.mainOffset + 1), layout.compression, dir, ...configPatterns()], {
-      timeoutMs: 300_000,
-      maxBuffer: 4 * 1024 * 1024,
-    });
-    // cpio exits non-zero when a pattern matched nothing, which is the usual case.
-    if (r.code !== 0) world.log.debug(`extracting configuration files from ${image}: ${lastLines(r.stderr) || `status ${r.code}`}`);
-    const walk = async (rel: string): Promise<void> => {
-      const entries = await fs.readdir(path.join(dir, rel), { withFileTypes: true }).catch(() => []);
-      for (const e of entries) {
-        const child = rel === '' ? e.name : `${rel}/${e.name}`;
-        if (e.isDirectory()) await walk(child);
-        else if (e.isFile() && isConfigPath(child)) {
-          try {
-            const file = path.join(dir, child);
-            found.set(child, { size: (await fs.lstat(file)).size, sha256: await sha256File(file) });
-          } catch (err) {
-            world.log.debug(`hashing ${child} from ${image}: ${String(err)}`);
-          }
-        }
-      }
-    };
-    await walk('');
-  } finally {
-    await fs.rm(dir, { recursive: true, force: true });
-  }
-  return found;
-}
-
 export function emptySummary(image: string): InitrdSummary {
   const summary: InitrdSummary = { path: image, entries: 0, kernelVersions: [], modules: [], moduleFiles: 0, modulesDep: {}, configs: {} };
   const parsed = parseBootName(path.basename(image), ['initrd.img']);
@@ -216,54 +77,168 @@ export function emptySummary(image: string): InitrdSummary {
   return summary;
 }
 
-/**
- * Lists an initrd with the distribution's tool and hashes its configuration files. Never throws for a
- * missing tool or a bad image: the summary then has `error` (and `errorKind`) set.
- */
-export async function readInitrd(world: World, image: string): Promise<InitrdSummary> {
-  const summary = emptySummary(image);
-  let st;
-  try {
-    st = await fs.stat(image);
-  } catch (err) {
-    return { ...summary, error: errnoOf(err) === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err), errorKind: 'unreadable' };
-  }
-  if (!st.isFile()) return { ...summary, error: 'not a regular file', errorKind: 'unreadable' };
-  summary.size = st.size;
-  if (st.size === 0) return { ...summary, error: 'the file is empty', errorKind: 'unreadable' };
 
-  let layout: ImageLayout;
-  try {
-    layout = await imageLayout(image);
-  } catch (err) {
-    world.log.debug(`reading the archive headers of ${image}: ${String(err)}`);
-    layout = { earlyArchives: 0, mainOffset: 0, compression: 'unknown' };
-  }
+/** Reads a file front to back in large chunks, each read into a fresh buffer (it is handed to a pipe). */
+class ChunkReader {
+  private offset = 0;
+  constructor(
+    private readonly fh: fs.FileHandle,
+    private readonly size: number,
+  ) {}
 
-  const [listing, extracted] = await Promise.all([listImage(world, image), extractConfigCandidates(world, image, layout)]);
-  if (listing.tool) summary.tool = listing.tool;
-  // unmkinitramfs takes every uncompressed archive for an early one and then fails on the empty
-  // "main" archive after them; the kernel boots such an image, and the listing is complete.
-  const wholeImageListed = layout.compression === 'none' && listing.errorKind === 'unreadable' && listing.tool === 'lsinitramfs';
-  if (listing.error !== undefined && !wholeImageListed) {
-    return { ...summary, error: listing.error, ...(listing.errorKind ? { errorKind: listing.errorKind } : {}) };
+  async next(): Promise<Buffer | undefined> {
+    if (this.offset >= this.size) return undefined;
+    const buf = Buffer.allocUnsafe(Math.min(CHUNK_BYTES, this.size - this.offset));
+    const { bytesRead } = await this.fh.read(buf, 0, buf.length, this.offset);
+    if (bytesRead === 0) {
+      this.offset = this.size;
+      return undefined;
+    }
+    this.offset += bytesRead;
+    return bytesRead === buf.length ? buf : buf.subarray(0, bytesRead);
   }
+}
 
-  const entries = parseListing(listing.text);
-  if (entries.length === 0) return { ...summary, error: listing.error ?? `${listing.tool} listed no files`, errorKind: 'unreadable' };
+export interface InitrdReading {
+  summary: InitrdSummary;
+  /** sha256 of the whole file, from the same read; absent when the file could not be read through. */
+  sha256?: string;
+  /** Every entry of every archive, as `lsinitramfs -l` lists them (for the differential test). */
+  entries?: ListingEntry[];
+}
+
+function configFacts(kept: ReadonlyMap<string, Uint8Array>): Map<string, ConfigFileFact> {
+  return new Map([...kept].map(([p, content]) => [p, { size: content.length, sha256: createHash('sha256').update(content).digest('hex') }]));
+}
+
+function summaryFrom(summary: InitrdSummary, entries: readonly ListingEntry[], configs: ReadonlyMap<string, ConfigFileFact>, tool: InitrdTool): InitrdSummary {
+  if (entries.length === 0) return { ...summary, error: `${tool === 'kbackup' ? 'the image' : tool} listed no files`, errorKind: 'unreadable' };
   const facts = summarizeListing(entries);
-  Object.assign(summary, {
+  const sizes = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.path, e.size] as const));
+  return {
+    ...summary,
+    tool,
     entries: facts.entries,
     kernelVersions: facts.kernelVersions,
     modules: facts.modules,
     moduleFiles: facts.moduleFiles,
     modulesDep: facts.modulesDep,
-  });
+    // The listing says which configuration files the image holds; the reading, what they contain.
+    configs: Object.fromEntries(facts.configPaths.map((p) => [p, configs.get(p) ?? { size: sizes.get(p) ?? 0 }])),
+  };
+}
 
-  summary.compression = layout.compression;
-  summary.earlyArchives = layout.earlyArchives;
-  const sizes = new Map(entries.filter((e) => e.type === 'file').map((e) => [e.path, e.size] as const));
-  // The listing says which configuration files the image holds; the extraction, what they contain.
-  summary.configs = Object.fromEntries(facts.configPaths.map((p) => [p, extracted.get(p) ?? { size: sizes.get(p) ?? 0 }]));
-  return summary;
+/**
+ * Reads an initrd in one pass (see the top of this file) and hashes it from the same reads. Never
+ * throws for a missing program or a bad image: the summary then has `error` and `errorKind` set.
+ */
+export async function readInitrdImage(world: World, image: string): Promise<InitrdReading> {
+  const summary = emptySummary(image);
+  let fh: fs.FileHandle;
+  let size: number;
+  try {
+    fh = await fs.open(image, 'r');
+  } catch (err) {
+    return { summary: { ...summary, error: errnoOf(err) === 'ENOENT' ? 'no such file' : String((err as Error).message ?? err), errorKind: 'unreadable' } };
+  }
+  try {
+    const st = await fh.stat();
+    if (!st.isFile()) return { summary: { ...summary, error: 'not a regular file', errorKind: 'unreadable' } };
+    size = st.size;
+    summary.size = size;
+    const hash = createHash('sha256');
+    if (size === 0) return { summary: { ...summary, error: 'the file is empty', errorKind: 'unreadable' }, sha256: hash.digest('hex') };
+    const reader = new ChunkReader(fh, size);
+    const nextHashed = async () => {
+      const chunk = await reader.next();
+      if (chunk) hash.update(chunk);
+      return chunk;
+    };
+    const drain = async () => {
+      while (await nextHashed());
+    };
+
+    const scanner = new InitrdLayoutScanner(isConfigPath);
+    let main: Uint8Array | undefined;
+    for (let chunk = await nextHashed(); chunk && !main && scanner.error === undefined; chunk = main || scanner.error !== undefined ? undefined : await nextHashed()) {
+      main = scanner.push(chunk);
+    }
+    if (scanner.error !== undefined) {
+      await drain();
+      return { summary: await fallBack(world, image, summary, scanner.error), sha256: hash.digest('hex') };
+    }
+    if (!main) {
+      // No compressed part: the whole image was read here.
+      const done = scanner.finish();
+      const sha256 = hash.digest('hex');
+      if ('error' in done) return { summary: { ...summary, error: `the image is truncated or damaged: ${done.error}`, errorKind: 'unreadable' }, sha256 };
+      return { summary: { ...summaryFrom(summary, done.entries, configFacts(done.kept), 'kbackup'), compression: 'none', earlyArchives: done.earlyArchives }, sha256, entries: done.entries };
+    }
+
+    const compression = scanner.compression!;
+    const early = scanner.finish();
+    const earlyEntries = 'error' in early ? [] : early.entries;
+    const earlyKept = 'error' in early ? new Map<string, Uint8Array>() : early.kept;
+    const decompressor = DECOMPRESSORS[compression];
+    if (!decompressor) {
+      await drain();
+      return { summary: await fallBack(world, image, summary, `it has no decompressor for ${compression}`), sha256: hash.digest('hex') };
+    }
+    const parser = new NewcParser(isConfigPath);
+    const first = main;
+    const r = await world.exec(decompressor.program, decompressor.args, {
+      timeoutMs: READ_TIMEOUT_MS,
+      input: async (write) => {
+        await write(first);
+        for (let chunk = await nextHashed(); chunk; chunk = await nextHashed()) await write(chunk);
+      },
+      // cpio stops at the main archive's trailer too; what the decompressor still gives is not listed.
+      onStdout: (chunk) => {
+        if (!parser.ended && !parser.failed) parser.push(chunk);
+      },
+    });
+    // A decompressor that never started or ended early left the rest unread: it is hashed all the same.
+    await drain();
+    const sha256 = hash.digest('hex');
+    const base = { ...summary, compression, earlyArchives: scanner.archives.length };
+    if (r.timedOut) return { summary: { ...base, error: timedOutMessage(decompressor.program), errorKind: 'timeout' }, sha256 };
+    if (r.code === 127 || r.code === 126) {
+      return {
+        summary: { ...base, error: `${decompressor.program} is not installed, and this image is ${compression}-compressed; install ${decompressor.package}`, errorKind: 'tool-missing' },
+        sha256,
+      };
+    }
+    if (parser.failed && parser.entries.length === 0 && r.code === 0) {
+      return { summary: await fallBack(world, image, summary, `its ${compression}-compressed archive is not a newc cpio archive`), sha256 };
+    }
+    if (r.code !== 0) {
+      return { summary: { ...base, error: `the image is truncated or damaged: ${decompressor.program} failed: ${lastLines(r.stderr) || `status ${r.code}`}`, errorKind: 'unreadable' }, sha256 };
+    }
+    const incomplete = parser.finish();
+    if (incomplete !== undefined) return { summary: { ...base, error: `the image is truncated or damaged: ${incomplete}`, errorKind: 'unreadable' }, sha256 };
+    const configs = configFacts(new Map([...earlyKept, ...parser.kept]));
+    const entries = [...earlyEntries, ...parser.entries];
+    return { summary: summaryFrom(base, entries, configs, 'kbackup'), sha256, entries };
+  } finally {
+    await fh.close();
+  }
+}
+
+/** The distribution's tool, for an image kbackup's reader does not understand (`why`). */
+async function fallBack(world: World, image: string, summary: InitrdSummary, why: string): Promise<InitrdSummary> {
+  world.log.debug(`${image}: kbackup's reader does not understand it (${why}): listing it with lsinitramfs or lsinitrd instead`);
+  const listing = await listImage(world, image);
+  if (listing.error !== undefined) {
+    // The tool could not read it either: say what kbackup saw, and what the tool said.
+    const error = listing.errorKind === 'unreadable' ? `${why}; ${listing.error}` : listing.error;
+    return { ...summary, ...(listing.tool ? { tool: listing.tool } : {}), error, ...(listing.errorKind ? { errorKind: listing.errorKind } : {}) };
+  }
+  const entries = parseListing(listing.text);
+  // The configuration files are compared by size only: their content is not extracted.
+  return { ...summaryFrom(summary, entries, new Map(), listing.tool!), compression: 'unknown' };
+}
+
+/** An initrd's summary (readInitrdImage without the hash). */
+export async function readInitrd(world: World, image: string): Promise<InitrdSummary> {
+  return (await readInitrdImage(world, image)).summary;
 }

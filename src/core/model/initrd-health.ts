@@ -13,8 +13,9 @@
 //
 // | code                          | severity | when |
 // | ----------------------------- | -------- | ---- |
-// | `initrd-tool-missing`         | warning  | neither `lsinitramfs` (initramfs-tools) nor `lsinitrd` (dracut) is installed, so nothing was checked |
-// | `initrd-unreadable`           | error    | the live image cannot be listed (missing, truncated, unknown compression) |
+// | `initrd-tool-missing`         | warning  | the decompressor the image needs is not installed (or, for an image kbackup's reader does not understand, neither `lsinitramfs` nor `lsinitrd`), so nothing was checked |
+// | `initrd-unreadable`           | error    | the live image cannot be read (missing, truncated, damaged, unknown compression) |
+// | `initrd-read-timeout`         | warning  | reading the live or the previous image took longer than a hook may wait and was stopped: not judged, not called broken |
 // | `initrd-previous-unreadable`  | warning  | the previous image cannot be listed, so there is nothing to compare with |
 // | `initrd-modules-dep-empty`    | error    | `lib/modules/V/modules.dep` in the image is missing or empty while the image holds module files, or while the previous image held modules with a non-empty modules.dep: modprobe inside the initrd can then load nothing |
 // | `initrd-modules-dropped`      | error    | the image holds fewer than DROP_RATIO (50 %) of the previous image's module files, and at least DROP_MIN_LOST (20) fewer; or, where the driver chain of `/` is not known, it lacks a storage or file system driver (STORAGE_MODULES) the previous image held and its kernel does not build in |
@@ -34,6 +35,7 @@ export const DROP_MIN_LOST = 20;
 export const INITRD_PROBLEM_CODES = [
   'initrd-tool-missing',
   'initrd-unreadable',
+  'initrd-read-timeout',
   'initrd-previous-unreadable',
   'initrd-modules-dep-empty',
   'initrd-modules-dropped',
@@ -44,7 +46,8 @@ export const INITRD_PROBLEM_CODES = [
 ] as const;
 export type InitrdProblemCode = (typeof INITRD_PROBLEM_CODES)[number];
 
-export const INITRD_TOOLS = ['lsinitramfs', 'lsinitrd'] as const;
+/** What listed an image: kbackup's own reader (io/initrd-image.ts), or the distribution's tool it falls back to. */
+export const INITRD_TOOLS = ['kbackup', 'lsinitramfs', 'lsinitrd'] as const;
 export type InitrdTool = (typeof INITRD_TOOLS)[number];
 
 export const COMPRESSIONS = ['none', 'gzip', 'zstd', 'xz', 'lzma', 'lz4', 'bzip2', 'lzo', 'unknown'] as const;
@@ -98,6 +101,8 @@ export interface ListingEntry {
   /** Relative, without a leading `./` or `/`. */
   path: string;
   linkTarget?: string;
+  /** Permission bits with setuid, setgid and sticky (0o4755), as the listing shows them. */
+  mode?: number;
 }
 
 export interface ConfigFileFact {
@@ -111,7 +116,7 @@ export interface InitrdSummary {
   path: string;
   /** The kernel version the file name says (`initrd.img-V[~~backup…]`), if it says one. */
   nameVersion?: string;
-  /** Which tool listed it; absent if none is installed. */
+  /** What listed it; absent if it could not be listed. */
   tool?: InitrdTool;
   size?: number;
   /** Compression of the main archive; `earlyArchives` uncompressed cpio archives (microcode) precede it. */
@@ -131,7 +136,8 @@ export interface InitrdSummary {
   configs: Record<string, ConfigFileFact>;
   /** Set when the image could not be read; the other fields are then empty. */
   error?: string;
-  errorKind?: 'tool-missing' | 'unreadable';
+  /** `timeout`: reading took longer than a hook may wait, and was stopped; the image may be fine. */
+  errorKind?: 'tool-missing' | 'unreadable' | 'timeout';
 }
 
 export interface RootDriverNeeds {
@@ -167,7 +173,17 @@ export function normalizeModuleName(name: string): string {
 }
 
 // `cpio -tv`: mode, links, owner, group, size (or "major, minor"), month, day, time-or-year, name.
-const LISTING_RE = /^([-dlcbpsC?])[-rwxsStTl]{9}\S*\s+\d+\s+\S+\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(.+)$/;
+const LISTING_RE = /^([-dlcbpsC?])([-rwxsStTl]{9})\S*\s+\d+\s+\S+\s+\S+\s+(\d+|\d+,\s*\d+)\s+\S+\s+\d{1,2}\s+(?:\d{1,2}:\d{2}|\d{4})\s(.+)$/;
+
+/** `rwsr-xr-t` → 0o5755, as ls and cpio -tv write modes. */
+export function permissionBits(rwx: string): number {
+  let mode = 0;
+  for (let i = 0; i < 9; i++) if (/[rwxsSt]/.test(rwx[i]!) && !(rwx[i] === 'S' || rwx[i] === 'T')) mode |= 1 << (8 - i);
+  if (/[sS]/.test(rwx[2]!)) mode |= 0o4000;
+  if (/[sS]/.test(rwx[5]!)) mode |= 0o2000;
+  if (/[tT]/.test(rwx[8]!)) mode |= 0o1000;
+  return mode;
+}
 
 /** Parses `lsinitramfs -l` or `lsinitrd` output; lines that are not entries (dracut's header) are skipped. */
 export function parseListing(text: string): ListingEntry[] {
@@ -176,8 +192,9 @@ export function parseListing(text: string): ListingEntry[] {
     const m = LISTING_RE.exec(line);
     if (!m) continue;
     const kind = m[1]!;
+    const mode = permissionBits(m[2]!);
     const type: EntryType = kind === '-' ? 'file' : kind === 'd' ? 'dir' : kind === 'l' ? 'symlink' : 'other';
-    let name = m[3]!;
+    let name = m[4]!;
     let linkTarget: string | undefined;
     if (type === 'symlink') {
       const arrow = name.indexOf(' -> ');
@@ -188,8 +205,8 @@ export function parseListing(text: string): ListingEntry[] {
     }
     name = name.replace(/^(?:\.\/|\/)+/, '');
     if (name === '' || name === '.') continue;
-    const size = /^\d+$/.test(m[2]!) ? Number(m[2]) : 0;
-    entries.push(linkTarget === undefined ? { type, size, path: name } : { type, size, path: name, linkTarget });
+    const size = /^\d+$/.test(m[3]!) ? Number(m[3]) : 0;
+    entries.push(linkTarget === undefined ? { type, size, path: name, mode } : { type, size, path: name, linkTarget, mode });
   }
   return entries;
 }
@@ -319,14 +336,19 @@ export function compareInitrd(live: InitrdSummary, previous: InitrdSummary | und
   const liveName = imageName(live.path);
   if (live.error !== undefined) {
     if (live.errorKind === 'tool-missing') {
-      problems.push(problem('initrd-tool-missing', `cannot check ${liveName}: ${live.error}; install initramfs-tools-core (lsinitramfs) or dracut (lsinitrd)`, 'warning'));
+      // The error names what to install (io/initrd-image.ts).
+      problems.push(problem('initrd-tool-missing', `cannot check ${liveName}: ${live.error}`, 'warning'));
+    } else if (live.errorKind === 'timeout') {
+      problems.push(problem('initrd-read-timeout', `${liveName} was not checked: ${live.error}; the image may be fine, run kbackup check to read it again`, 'warning'));
     } else {
       problems.push(problem('initrd-unreadable', `cannot read ${liveName}: ${live.error}; the kernel will likely not be able to unpack it either, rebuild it with ${rebuild}`));
     }
     return problems;
   }
   const prev = readable(previous) ? previous : undefined;
-  if (previous !== undefined && previous.error !== undefined && previous.errorKind !== 'tool-missing') {
+  if (previous?.errorKind === 'timeout') {
+    problems.push(problem('initrd-read-timeout', `the previous initrd ${baselineName(previous, context.role)} was not read to compare with: ${previous.error}; run kbackup check to read it again`, 'warning'));
+  } else if (previous !== undefined && previous.error !== undefined && previous.errorKind !== 'tool-missing') {
     problems.push(problem('initrd-previous-unreadable', `cannot read the previous initrd ${baselineName(previous, context.role)} to compare with: ${previous.error}`, 'warning'));
   }
 

@@ -15,7 +15,7 @@ import { compareDebianVersions } from '../model/version';
 import { manifestSet, withSet, withoutSets, type Manifest, type ManifestSet, type Origin } from '../model/manifest';
 import { assertSafeVersion, formatStamp, liveFileName } from '../model/names';
 import { backupSources, planBackup, type BackupPlan, type SourceFile } from '../model/plan';
-import { assessInitrd, startInitrdPrefetch, type InitrdAssessment } from './initrd';
+import { assessInitrd, type InitrdAssessment } from './initrd';
 import { COMMAND_LOCK_WAIT_MS, HOOK_LOCK_WAIT_MS, readState, reconcileManifest, withLock, type State } from './state';
 
 /** `upgrade 6.1.76-1` -> the version of the package being replaced, whose files we back up. */
@@ -171,15 +171,11 @@ export async function snapshot(world: World, config: Config, versionArg: string 
   return plan;
 }
 
-export type InitramfsOutcome = (
+export type InitramfsOutcome =
   | /** Nothing to keep; `why` is a detail for --verbose. The new image may still have been judged. */
   { kept: false; why: string; health?: InitrdAssessment }
   /** The previous initrd was kept (or already was: plan.skip.reason 'identical'), and the new one judged. */
-  | { kept: true; plan: BackupPlan; health?: InitrdAssessment }
-) & {
-  /** Inside a kernel package: the pid of the background reader of the new image (ops/initrd.ts), if one started. */
-  prefetch?: number;
-};
+  | { kept: true; plan: BackupPlan; health?: InitrdAssessment };
 
 /**
  * `update-initramfs -u` keeps the previous image as INITRD.dpkg-bak while its post-update hooks
@@ -188,7 +184,7 @@ export type InitramfsOutcome = (
  *
  * Inside a kernel package's maintainer script the postinst hook, last of /etc/kernel/postinst.d,
  * judges the new image after update-grub: it is not judged here (that would read it twice per
- * update) but read in the background, while update-grub runs, for the postinst hook to find.
+ * update).
  */
 export async function keepPreviousInitrd(world: World, config: Config, version: string, initrdArg: string): Promise<InitramfsOutcome> {
   assertSafeVersion(version);
@@ -199,10 +195,7 @@ export async function keepPreviousInitrd(world: World, config: Config, version: 
     return { kept: false, why: `${initrdArg} is not ${liveFileName('initrd.img', version)} in ${bootDir}: not kept` };
   }
   const inKernelUpdate = /^linux-image-/.test(world.env.DPKG_MAINTSCRIPT_PACKAGE ?? '');
-  const outcome = await keepOrJudge(world, config, version, bootDir, initrd, inKernelUpdate);
-  if (!inKernelUpdate) return outcome;
-  const pid = await startInitrdPrefetch(world, version);
-  return pid === undefined ? outcome : { ...outcome, prefetch: pid };
+  return keepOrJudge(world, config, version, bootDir, initrd, inKernelUpdate);
 }
 
 async function keepOrJudge(world: World, config: Config, version: string, bootDir: string, initrd: string, inKernelUpdate: boolean): Promise<InitramfsOutcome> {

@@ -7,7 +7,7 @@ import { evaluateCheck, type CheckFacts, type CheckOptions } from '../model/chec
 import type { Config } from '../model/config';
 import type { Problem } from '../model/problems';
 import { unkeptRebuildProblem } from '../model/initrd-health';
-import { awaitInitrdPrefetch, judgeInitrd, readInitrdContext, readInitrdFacts, type InitrdFacts } from './initrd';
+import { judgeInitrd, readInitrdContext, readInitrdFacts, type InitrdFacts } from './initrd';
 import { readState } from './state';
 import { describeTrial, readTrialFacts } from './trial';
 import { fallbackProblems } from './fallback';
@@ -26,8 +26,6 @@ export interface CheckReport {
 }
 
 export async function check(world: World, config: Config, options: CheckOptions = {}): Promise<CheckReport> {
-  // The initramfs hook of a kernel update may still be reading the new initrd in the background.
-  await awaitInitrdPrefetch(world);
   const state = await readState(world, config);
   const { flavour, found, predicted } = await readGrubScripts(state.paths);
   const facts: CheckFacts = {

@@ -7,7 +7,6 @@ import { sha256File } from '../io/files';
 import { readGrubScripts } from '../io/grub-files';
 import { InitrdSummaryCache } from '../io/initrd-cache';
 import { builtinModulesUnder, detectGenerator, readKnownGoodInitrd, type KnownGoodInitrd } from '../io/initrd-context';
-import { removePrefetchMarker, waitForPrefetch, writePrefetchMarker } from '../io/initrd-prefetch';
 import { readManifest } from '../io/manifest';
 import { rootDriverNeeds } from '../io/root-drivers';
 import { scanBoot } from '../io/scan';
@@ -139,7 +138,7 @@ async function trustedHash(context: InitrdContext, image: string): Promise<strin
  * Reads the live initrd of `version`, the image it is judged against (its newest backup from `model`,
  * else the known-good boot's, the running kernel's or the previous default's: initrd-baseline.ts) and
  * the drivers `/` needs. Root drivers and the running kernel count only on the running system (not
- * under --root). One image at a time, each at most once per run and only when the cache lacks it.
+ * under --root). Each image at most once per run, and only when the cache lacks it.
  */
 export async function readInitrdFacts(world: World, model: BootModel, version: string, context: InitrdContext): Promise<InitrdFacts> {
   const livePath = liveInitrdPath(world, version);
@@ -155,8 +154,11 @@ export async function readInitrdFacts(world: World, model: BootModel, version: s
     liveVersions: context.liveOrder,
     initrdOf: (v) => liveInitrdPath(world, v),
   });
-  const live = await context.cache.summarize(world, livePath, await trustedHash(context, livePath));
-  const previous = baseline ? await context.cache.summarize(world, baseline.path, await trustedHash(context, baseline.path)) : undefined;
+  // Both images at once: each waits mostly on its own decompressor, which runs on its own core.
+  const [live, previous] = await Promise.all([
+    trustedHash(context, livePath).then((sha) => context.cache.summarize(world, livePath, sha)),
+    baseline ? trustedHash(context, baseline.path).then((sha) => context.cache.summarize(world, baseline.path, sha)) : Promise.resolve(undefined),
+  ]);
   const [needs, builtin] = await Promise.all([
     rootDriverNeeds(world, { version }),
     baseline && baseline.version !== version ? builtinModulesUnder(world.root, version) : Promise.resolve(undefined),
@@ -191,51 +193,4 @@ export async function assessInitrd(world: World, version: string): Promise<Initr
   const facts = await readInitrdFacts(world, model, version, context);
   await context.cache.save(world);
   return { ...facts, problems: judgeInitrd(facts) };
-}
-
-/**
- * How long check waits for a background reading (below) before reading the image itself. Reading
- * one image takes about half a second; a reader held up this long is stuck, and the kernel update
- * must go on.
- */
-const PREFETCH_WAIT_MS = 120_000;
-
-/**
- * Starts `kbackup hook prefetch VERSION` in the background: it judges the live initrd of `version`
- * as assessInitrd does, which leaves the images' summaries in initrd-summaries.json, and prints
- * nothing. The initramfs hook does this inside a kernel package, so that the reading runs while
- * update-grub does and the postinst hook after it (check, which waits for the reader) decompresses
- * nothing. Returns the reader's pid, or undefined when it did not start (check then reads the image).
- */
-export async function startInitrdPrefetch(world: World, version: string): Promise<number | undefined> {
-  const pid = world.spawnSelf(['--root', world.root, '-q', 'hook', 'prefetch', version]);
-  if (pid === undefined) {
-    world.log.debug(`could not start reading the initrd of ${version} in the background: the postinst hook reads it`);
-    return undefined;
-  }
-  try {
-    await writePrefetchMarker(world, { pid, version, started: world.now().toISOString() });
-  } catch (err) {
-    // Without the marker check does not wait, and reads the image itself if the reader is not done.
-    world.log.debug(`cannot record the background reader ${pid}: ${String(err)}`);
-  }
-  world.log.debug(`reading the initrd of ${version} in the background (pid ${pid}) while update-grub runs`);
-  return pid;
-}
-
-/** `kbackup hook prefetch VERSION`: the background reading startInitrdPrefetch starts. */
-export async function prefetchInitrd(world: World, version: string, ownPid: number): Promise<void> {
-  try {
-    await assessInitrd(world, version);
-  } finally {
-    await removePrefetchMarker(world, ownPid);
-  }
-}
-
-/** Waits for a background reading in progress, so that check finds its summaries instead of reading the images again. */
-export async function awaitInitrdPrefetch(world: World): Promise<void> {
-  const waited = await waitForPrefetch(world, { limitMs: PREFETCH_WAIT_MS });
-  if (waited.kind === 'stale') world.log.debug(`the background reader named in ${waited.file} (pid ${waited.pid}) is gone, or is not a kbackup reader: marker removed`);
-  if (waited.kind === 'finished') world.log.debug(`waited ${waited.waitedMs} ms for the background reading of the initrd of ${waited.version}`);
-  if (waited.kind === 'gave-up') world.log.debug(`the background reading of the initrd of ${waited.version} is still running after ${waited.waitedMs} ms: reading the image here`);
 }
