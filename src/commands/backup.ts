@@ -25,7 +25,7 @@ function reportBackup(ctx: CommandContext, plan: BackupPlan, dryRun: boolean, mo
   const skip = plan.skip;
   if (skip?.warn) {
     // A wanted backup that could not be made: main turns this into ON_ERROR's answer for hooks.
-    for (const l of lines.slice(0, -1)) ctx.world.log.info(l);
+    for (const l of lines.filter((l) => !l.includes(skip.message))) ctx.world.log.info(l);
     throw new RefusedError(skip.message);
   }
   if (mode === 'command' && skip?.reason === 'keep-zero') {

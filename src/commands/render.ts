@@ -4,16 +4,28 @@ import type { BackupPlan, DeleteSet } from '../core/model/plan';
 import { humanSize } from '../core/model/size';
 import type { CommandContext } from './context';
 
-export function renderDeletes(deletes: readonly DeleteSet[], dryRun: boolean): string[] {
+/** `newSet`: a new set is made by the same run, and the keep policy's deletions wait for it. */
+export function renderDeletes(deletes: readonly DeleteSet[], dryRun: boolean, newSet = false): string[] {
   const verb = dryRun ? 'would remove' : 'removed';
   const why = { space: 'to make room', purge: 'kernel purged', keep: 'beyond KEEP', incomplete: 'incomplete: cannot boot' } as const;
-  return deletes.map((d) => `${verb} ${d.id} (${why[d.why]}${d.phase === 'after' && d.why === 'keep' && dryRun ? ', once the new set is made' : ''}): ${d.names.join(' ')}`);
+  return deletes.map((d) => `${verb} ${d.id} (${why[d.why]}${newSet && d.phase === 'after' && d.why === 'keep' && dryRun ? ', once the new set is made' : ''}): ${d.names.join(' ')}`);
 }
 
+/** In the order a run does it: deletions to make room, the copies, then the keep policy's deletions. */
 export function renderBackupPlan(plan: BackupPlan, dryRun: boolean): string[] {
-  const lines = renderDeletes(plan.deletes, dryRun);
+  const newSet = plan.id !== undefined && !plan.skip;
+  const lines = renderDeletes(
+    plan.deletes.filter((d) => d.phase === 'before'),
+    dryRun,
+    newSet,
+  );
+  const after = renderDeletes(
+    plan.deletes.filter((d) => d.phase !== 'before'),
+    dryRun,
+    newSet,
+  );
   if (plan.skip) {
-    lines.push(`${dryRun ? 'would skip' : 'skipped'} the backup of ${plan.version}: ${plan.skip.message}`);
+    lines.push(`${dryRun ? 'would skip' : 'skipped'} the backup of ${plan.version}: ${plan.skip.message}`, ...after);
     return lines;
   }
   const verb = dryRun ? 'would copy' : 'copied';
@@ -21,6 +33,7 @@ export function renderBackupPlan(plan: BackupPlan, dryRun: boolean): string[] {
   lines.push(
     `${dryRun ? 'would make' : 'made'} backup set ${plan.id} (${humanSize(plan.space.needed)}; ${humanSize(plan.space.free)} free before, ` +
       `${humanSize(plan.space.minFree)} kept as the MIN_FREE_MB reserve)`,
+    ...after,
   );
   return lines;
 }

@@ -32,7 +32,10 @@ const set = (stamp: string, v = V) => ({
   [`System.map-${v}~~backup${stamp}`]: 2000,
 });
 
-function plan(files: Record<string, number>, opts: Partial<Config> & { free?: number; identical?: boolean; stamp?: string; protect?: string[] } = {}) {
+function plan(
+  files: Record<string, number>,
+  opts: Partial<Config> & { free?: number; identical?: boolean | string; stamp?: string; protect?: string[]; blockSize?: number; liveIsKnownGood?: boolean } = {},
+) {
   const model = modelBoot(scanOf(files));
   const config = { ...DEFAULT_CONFIG, files: [...DEFAULT_CONFIG.files], ...opts };
   return planBackup({
@@ -43,10 +46,53 @@ function plan(files: Record<string, number>, opts: Partial<Config> & { free?: nu
     stamp: opts.stamp ?? '202611222040',
     sources: backupSources(model, config, V),
     freeBytes: opts.free ?? 1000 * MiB,
-    identicalTo: opts.identical ? 'identical-set' : undefined,
+    identicalTo: typeof opts.identical === 'string' ? opts.identical : opts.identical ? 'identical-set' : undefined,
     protectedIds: opts.protect,
+    blockSize: opts.blockSize,
+    liveIsKnownGood: opts.liveIsKnownGood ?? false,
   });
 }
+
+// Issue 15: the ways a run could lose the last copy of the files it is about to replace.
+describe('planBackup never loses the copy it relies on', () => {
+  const older = `${V}~~backup202601010000`;
+  const newer = `${V}~~backup202602010000`;
+
+  it('the set identical to the live files (an older one, after a restore) is their backup: KEEP=1 prunes the other set, never it', () => {
+    const p = plan({ ...live(), ...set('202601010000'), ...set('202602010000') }, { keep: 1, identical: older });
+    expect(p.skip?.reason).toBe('identical');
+    expect(p.sameAs).toBe(older);
+    expect(p.deletes.map((d) => d.id)).toEqual([newer]);
+    expect(plan({ ...live(), ...set('202601010000'), ...set('202602010000') }, { keep: 2, identical: older }).deletes).toEqual([]);
+  });
+
+  it('a copy that fits in bytes but not in blocks deletes nothing and is skipped; the last complete set of the version is never deleted to make room', () => {
+    // The live files need 48 MiB + 3000 bytes; in 4 KiB blocks that is 48 MiB + 8 KiB.
+    const needed = 8 * MiB + 40 * MiB + 3000;
+    const p = plan({ ...live(), ...set('202601010000') }, { minFreeMb: 0, free: needed + 100, blockSize: 4096 });
+    expect(p.skip?.reason).toBe('no-space');
+    expect(p.deletes).toEqual([]);
+    // Bytes alone would have said it fits.
+    expect(plan({ ...live(), ...set('202601010000') }, { minFreeMb: 0, free: needed + 100 }).id).toBeDefined();
+    // Only one set: it is not deleted "to make room", whatever the space.
+    const tight = plan({ ...live(), ...set('202601010000') }, { minFreeMb: 0, free: 10 * MiB, blockSize: 4096 });
+    expect(tight.skip?.reason).toBe('no-space');
+    expect(tight.deletes).toEqual([]);
+    // With two sets the older one may go for room, the newest complete one stays.
+    const two = plan({ ...live(), ...set('202601010000'), ...set('202602010000') }, { minFreeMb: 0, free: 10 * MiB, blockSize: 4096 });
+    expect(two.id).toBeDefined();
+    expect(two.deletes.map((d) => [d.id, d.phase])).toEqual([[older, 'before']]);
+  });
+
+  it("KEEP=0 still copies the known-good's live files before they are replaced, and deletes nothing", () => {
+    const p = plan({ ...live(), ...set('202601010000') }, { keep: 0, liveIsKnownGood: true });
+    expect(p.skip).toBeUndefined();
+    expect(p.id).toBeDefined();
+    expect(p.deletes).toEqual([]);
+    expect(plan({ ...live() }, { keep: 0 }).skip?.reason).toBe('keep-zero');
+    expect(plan({ ...live() }, { keep: 0, liveIsKnownGood: true, identical: true }).skip?.reason).toBe('keep-zero');
+  });
+});
 
 describe('planBackup', () => {
   it('copies the initrd first and the kernel image last, as kernel-V~~backup…', () => {

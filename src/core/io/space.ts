@@ -6,11 +6,11 @@ export async function freeBytes(dir: string): Promise<number> {
   return (await bootSpace(dir)).free;
 }
 
-/** Free bytes (as an unprivileged write sees them) and the size of the filesystem holding `dir`. */
-export async function bootSpace(dir: string): Promise<{ free: number; total: number }> {
+/** Free bytes (as an unprivileged write sees them), the size and the block size of the filesystem holding `dir`. */
+export async function bootSpace(dir: string): Promise<{ free: number; total: number; blockSize: number }> {
   try {
     const st = await fs.statfs(dir);
-    return { free: st.bavail * st.bsize, total: st.blocks * st.bsize };
+    return { free: st.bavail * st.bsize, total: st.blocks * st.bsize, blockSize: st.bsize };
   } catch (err) {
     throw ioError(`cannot read the free space of ${dir}`, err);
   }

@@ -132,6 +132,22 @@ export interface BackupInput {
   identicalTo?: string | undefined;
   /** Sets that must survive this run whatever KEEP says (the set a restore is putting back). */
   protectedIds?: readonly string[];
+  /**
+   * The filesystem's block size: a file takes whole blocks, so what a copy needs and what a deletion
+   * frees are counted in blocks (a copy that fits in bytes can still hit ENOSPC).
+   */
+  blockSize?: number | undefined;
+  /**
+   * The live files of `version` are the known-good's (the last boot that went well booted them):
+   * they are copied before being replaced even with KEEP=0, since no other copy of them would be left.
+   */
+  liveIsKnownGood?: boolean;
+}
+
+/** Bytes a file of `size` takes on a filesystem of `blockSize` blocks. */
+export function blockBytes(size: number, blockSize = 1): number {
+  const bs = Math.max(1, blockSize);
+  return Math.ceil(size / bs) * bs;
 }
 
 export function planBackup(input: BackupInput): BackupPlan {
@@ -142,7 +158,7 @@ export function planBackup(input: BackupInput): BackupPlan {
   const initrd = sources.find((s) => s.stem === 'initrd.img');
   const liveBytes = (image?.file.size ?? 0) + (initrd?.file.size ?? 0);
   const minFree = minFreeBytes(config, liveBytes);
-  const needed = sources.reduce((n, s) => n + s.file.size, 0);
+  const needed = sources.reduce((n, s) => n + blockBytes(s.file.size, input.blockSize), 0);
   const base: BackupPlan = { version, copies: [], deletes: [], space: { free: input.freeBytes, needed, minFree } };
   // A broken configuration deletes nothing, whatever the settings it could read say.
   const mayDelete = (config.problems?.length ?? 0) === 0;
@@ -162,18 +178,22 @@ export function planBackup(input: BackupInput): BackupPlan {
       },
     };
   }
-  if (config.keep === 0) {
+  if (config.keep === 0 && !(input.liveIsKnownGood && input.identicalTo === undefined)) {
     // KEEP=0 stops new backups; the existing ones go only by an explicit prune. A hook never
-    // deletes the last sets of the kernel it is about to replace.
+    // deletes the last sets of the kernel it is about to replace. The known-good's files are the
+    // exception: they are what a failed update falls back to, so they are copied all the same.
     return {
       ...base,
       skip: { reason: 'keep-zero', message: `KEEP=0: no new backups are made (existing ones stay until kbackup prune removes them)`, warn: false },
     };
   }
   if (input.identicalTo !== undefined) {
+    // The set that holds the live files is their backup: this run relies on it, so it counts as one
+    // of the KEEP newest and is never among the deletions (after a restore it is an older set).
+    const same = input.identicalTo;
     return {
       ...base,
-      deletes: prunePolicy(config.keep),
+      deletes: mayDelete ? keepPolicy(existing.filter((s) => s.id !== same), Math.max(0, config.keep - 1), isProtected) : [],
       sameAs: input.identicalTo,
       skip: { reason: 'identical', message: `the files of ${version} are identical to its backup ${input.identicalTo}; not copied again`, warn: false },
     };
@@ -183,9 +203,13 @@ export function planBackup(input: BackupInput): BackupPlan {
   // is safely published. Before the copy, sets are removed only when the space is needed: first
   // those the policy removes anyway, then older sets of this version, oldest first, and only if
   // that makes the backup fit: nothing is deleted in vain.
-  const policy = prunePolicy(config.keep - 1);
+  const keepZeroCopy = config.keep === 0;
+  const policy = keepZeroCopy ? [] : prunePolicy(config.keep - 1);
   const policyIds = new Set(policy.map((d) => d.id));
-  const candidates = !mayDelete
+  // The newest complete set of the version being replaced is never deleted to make room: if the
+  // copy then failed after all, no copy of the kernel would be left.
+  const lastComplete = existing.find((s) => isComplete(s))?.id;
+  const candidates = !mayDelete || keepZeroCopy
     ? []
     : [
     ...policy.slice().reverse(),
@@ -193,13 +217,18 @@ export function planBackup(input: BackupInput): BackupPlan {
       .filter((s) => !policyIds.has(s.id) && !isProtected(s.id))
       .reverse()
       .map((s) => deleteSet(s, 'space')),
-  ];
+  ].filter((d) => d.id !== lastComplete);
+  const setOf = new Map(existing.map((s) => [s.id, s]));
+  const freedBy = (d: DeleteSet) => {
+    const set = setOf.get(d.id);
+    return set ? [...set.files.values()].reduce((n, f) => n + blockBytes(f.size, input.blockSize), 0) : d.bytes;
+  };
   let available = input.freeBytes;
   const before: DeleteSet[] = [];
   while (available - needed < minFree && candidates.length > 0) {
     const d = candidates.shift()!;
     before.push({ ...d, phase: 'before', why: d.why === 'keep' ? 'space' : d.why });
-    available += d.bytes;
+    available += freedBy(d);
   }
   if (available - needed < minFree) {
     const total = input.totalBytes;
@@ -212,7 +241,8 @@ export function planBackup(input: BackupInput): BackupPlan {
         `(so that the update itself fits), but only ${humanSize(input.freeBytes)} is free` +
         (existing.length > 0 && mayDelete ? `, even after removing every older backup of ${version}` : '') +
         '; free space in /boot (kbackup prune, or remove old kernels with apt autoremove) or lower MIN_FREE_MB';
-    return { ...base, deletes: prunePolicy(config.keep), skip: { reason: 'no-space', message, warn: true } };
+    // Nothing is deleted for a copy that is not made: the deletions found above would free too little.
+    return { ...base, deletes: keepZeroCopy ? [] : prunePolicy(config.keep), skip: { reason: 'no-space', message, warn: true } };
   }
   const beforeIds = new Set(before.map((d) => d.id));
   const after = policy.filter((d) => !beforeIds.has(d.id));

@@ -9,6 +9,7 @@ import { statSource } from '../io/scan';
 import { bootSpace } from '../io/space';
 import type { World } from '../world';
 import { setsOf } from '../model/boot-model';
+import { knownGood } from '../model/boots';
 import type { Config } from '../model/config';
 import { UsageError } from '../model/errors';
 import { compareDebianVersions } from '../model/version';
@@ -99,6 +100,8 @@ export async function backupVersion(world: World, state: State, request: BackupR
     sources,
     freeBytes: space.free,
     totalBytes: space.total,
+    blockSize: space.blockSize,
+    liveIsKnownGood: liveIsKnownGood(state, request.version),
     identicalTo: await identicalSet(state, manifest, request.version, sources, { knownHashes: request.knownHashes, stems: request.dedupeStems }),
     // The known-good's sets survive every keep and space rule.
     protectedIds: [...(request.protectedIds ?? []), ...state.knownGoodIds],
@@ -127,6 +130,16 @@ export async function backupVersion(world: World, state: State, request: BackupR
   // A no-op (a fresh ABI, an identical set) writes nothing, not even the manifest.
   if (plan.id || plan.deletes.length > 0 || manifest !== state.manifest) await writeManifest(paths.manifest, manifest);
   return plan;
+}
+
+/**
+ * Whether the live files of `version` are what the known-good boot booted: its record names the
+ * live image, not a backup set's. (When a set already holds the same bytes, planBackup copies
+ * nothing: the identical-set test runs first.)
+ */
+function liveIsKnownGood(state: State, version: string): boolean {
+  const good = knownGood(state.boots);
+  return good !== undefined && good.setId === null && good.version === version && path.basename(good.image) === liveFileName('vmlinuz', version);
 }
 
 /** Reads the state under the lock and makes one backup set. */
