@@ -10,7 +10,7 @@ import { readManifest } from '../io/manifest';
 import { runUpdateGrub } from '../io/update-grub';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
-import { bootedSameFiles, knownGood, type BootRecord } from '../model/boots';
+import { bootedSameFiles, knownGood, latestBoot, type BootRecord } from '../model/boots';
 import type { Config } from '../model/config';
 import { RefusedError } from '../model/errors';
 import { parseGrubCfg, resolveDefaultEntry, grubPathBasename, type GrubMenu } from '../model/grub/grub-cfg';
@@ -202,7 +202,7 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     }
     const goodRef = await goodTarget(facts, good);
     if ('missing' in goodRef) return refuse(`${goodRef.missing}; run update-grub, then kbackup trial arm`);
-    const args = trialArgs(TRIAL_PANIC_SECONDS, await detectGenerator(world.root));
+    const args = trialArgs(TRIAL_PANIC_SECONDS, await detectGenerator(world.root), config.trialDeadlineSeconds);
     const record: TrialRecord = {
       state: 'armed',
       version: target.imageName.replace(/^[^-]*-/, ''),
@@ -255,6 +255,20 @@ export interface TrialView {
   unavailable: string | null;
   trialBoot: boolean;
   sentence: string;
+  /** The newest boot, when it failed its verdict (it is not the known-good): what it lacked, in one sentence. */
+  unhealthy: { image: string; version: string; time: string; problems: string[]; sentence: string } | null;
+}
+
+/** The newest boot when it failed its verdict, said so with what to do. */
+function unhealthyBoot(facts: TrialFacts): TrialView['unhealthy'] {
+  const last = latestBoot(facts.boots);
+  if (!last?.verdict || last.verdict.good) return null;
+  const good = facts.knownGood;
+  const sentence =
+    `the boot of ${last.image} (${last.version}) at ${last.time} is less healthy than the known-good: ${last.verdict.problems.join('; ')}; ` +
+    (good ? `it was not recorded as known-good, so GRUB's fallback stays ${good.image}; ` : 'it was not recorded as known-good; ') +
+    'fix what is missing and reboot, or boot the known-good';
+  return { image: last.image, version: last.version, time: last.time, problems: last.verdict.problems, sentence };
 }
 
 export function describeTrial(facts: TrialFacts): TrialView {
@@ -267,7 +281,9 @@ export function describeTrial(facts: TrialFacts): TrialView {
   switch (facts.state) {
     case 'failed':
       sentence =
-        `the trial of ${x} failed${t?.failedAt ? ` at ${t.failedAt}` : ''} and the machine runs ${running ?? 'the known-good'}; ` +
+        `the trial of ${x} failed${t?.failedAt ? ` at ${t.failedAt}` : ''} ` +
+        `(${t?.failure ? `its verdict: ${t.failure}` : 'it never reached its verdict: a panic, a hang past TRIAL_DEADLINE, an emergency shell or a reset'}) ` +
+        `and the machine runs ${running ?? 'the known-good'}; ` +
         `kbackup trial retry tries ${x} once more, kbackup trial accept boots it again without a trial`;
       break;
     case 'armed':
@@ -282,7 +298,7 @@ export function describeTrial(facts: TrialFacts): TrialView {
       else if (!facts.config.trialBoot) sentence += ' (TRIAL_BOOT=no)';
       break;
   }
-  return { state: facts.state, trial: t ?? null, knownGood: good, running, unavailable, trialBoot: facts.config.trialBoot, sentence };
+  return { state: facts.state, trial: t ?? null, knownGood: good, running, unavailable, trialBoot: facts.config.trialBoot, sentence, unhealthy: unhealthyBoot(facts) };
 }
 
 export async function trialStatus(world: World, config: Config): Promise<TrialView & { boots: BootRecord[] }> {
