@@ -101,6 +101,7 @@ function reportHookArm(ctx: CommandContext, outcome: HookArmOutcome): void {
   if ('skipped' in outcome) ctx.world.log.debug(`trial boot: ${outcome.skipped}`);
   else if (outcome.armed) ctx.world.log.info(renderArm(outcome));
   else if (outcome.unchanged) ctx.world.log.debug(`trial boot: ${outcome.why}`);
+  else if (outcome.noKnownGoodYet) ctx.world.log.info(`no trial boot armed: ${outcome.why}`);
   else ctx.world.log.warn(`no trial boot armed: ${outcome.why}`);
 }
 

@@ -146,7 +146,7 @@ async function sameFiles(paths: Paths, imageName: string, initrdName: string | n
 
 export type ArmOutcome =
   | { armed: true; dryRun: boolean; record: TrialRecord; args: string }
-  | { armed: false; why: string; unchanged?: boolean };
+  | { armed: false; why: string; unchanged?: boolean; noKnownGoodYet?: boolean };
 
 export function refusalSentence(refusal: TrialRefusal, facts: TrialFacts): string {
   const what = facts.record ? facts.record.image : 'the trial';
@@ -179,7 +179,10 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     if (!step.ok) return refuse(refusalSentence(step.refusal, facts));
     const good = facts.knownGood;
     if (!good) {
-      return refuse('no boot has been recorded yet, so there is no known-good to fall back to (kbackup-boot-record.service records each successful boot)');
+      const why = 'no boot has been recorded yet, so there is no known-good to fall back to (kbackup-boot-record.service records each successful boot)';
+      // Right after kbackup is installed, until the first reboot: expected, and nothing to fix.
+      if (options.hook) return { armed: false, why, noKnownGoodYet: true };
+      return refuse(why);
     }
     let target: BootTarget | undefined;
     let targetHashes: { imageSha256: string; initrdSha256: string | null } | undefined;
