@@ -24,9 +24,11 @@ export async function runBootRecord(ctx: CommandContext): Promise<number> {
     log.warn(`this boot of ${what} is less healthy than the known-good: ${outcome.verdict.problems.join('; ')}. It is not recorded as known-good: ${stays}`);
   }
   if (r.trial === 'promoted') log.info(`the trial of ${r.image} succeeded: it is GRUB's default again, with no trial`);
-  else if (outcome.reboot) {
-    const how = outcome.reboot === 'skipped' ? 'not rebooted (the root is not this machine\'s)' : outcome.reboot.code === 0 ? 'rebooting now' : `systemctl reboot failed (${outcome.reboot.stderr.trim()}); reboot by hand`;
-    log.error(`the trial of ${r.image} failed its verdict, so GRUB starts the known-good from now on: ${how}; kbackup status says how to retry or accept it`);
+  else if (outcome.reboot === 'skipped') {
+    log.error(`the trial of ${r.image} failed its verdict, so GRUB starts the known-good from now on; this root is not the running machine's, so it was not rebooted`);
+  } else if (outcome.reboot) {
+    // The reboot itself was announced by ops, before it started.
+    if (outcome.reboot.code !== 0) log.error(`systemctl reboot failed (${outcome.reboot.stderr.trim()}); reboot by hand, and GRUB starts the known-good`);
   } else if (newlyFailed) log.warn(`a trial boot failed and GRUB fell back to ${r.image}; kbackup status says how to retry or accept it`);
   else if (after === 'failed') log.warn(`a failed trial is still pending, so GRUB keeps starting ${r.image}; kbackup status says how to retry or accept it`);
   if (outcome.kept?.id) log.info(`kept a copy of the known-good as backup set ${outcome.kept.id} (dracut rebuilds initrds in place)`);

@@ -62,7 +62,7 @@ describe('kbackup-trial-generator', () => {
     expect(fs.readFileSync(path.join(tmp, 'gen/kbackup-trial-reboot.service'), 'utf8')).toMatch(/^ExecStart=\/bin\/systemctl --force reboot$/m);
   });
 
-  it('passes systemd-analyze verify with the packaged boot-record unit', () => {
+  it('passes systemd-analyze verify with the packaged boot-record unit, with no ordering cycle in the boot’s transaction', () => {
     const g = generate('ro kbackup.trial=600');
     expect(g.code).toBe(0);
     const root = path.join(tmp, 'root');
@@ -73,11 +73,23 @@ describe('kbackup-trial-generator', () => {
     spawnSync('cp', ['-a', '/lib/systemd/system', path.join(root, 'lib/systemd/')]);
     spawnSync('cp', ['-a', `${path.join(tmp, 'gen')}/.`, unitDir]);
     fs.copyFileSync(BOOT_RECORD, path.join(root, 'lib/systemd/system/kbackup-boot-record.service'));
+    // Enabled as the package enables it (WantedBy=multi-user.target).
+    fs.symlinkSync('../kbackup-boot-record.service', path.join(unitDir, 'multi-user.target.wants/kbackup-boot-record.service'));
     fs.writeFileSync(path.join(root, 'usr/sbin/kbackup'), '#!/bin/sh\n', { mode: 0o755 });
     for (const b of ['echo', 'systemctl']) fs.writeFileSync(path.join(root, 'bin', b), '#!/bin/sh\n', { mode: 0o755 });
     const r = spawnSync(
       'systemd-analyze',
-      ['verify', '--man=no', `--root=${root}`, '/lib/systemd/system/kbackup-trial-deadline.target', '/lib/systemd/system/kbackup-trial-reboot.service', '/lib/systemd/system/kbackup-boot-record.service'],
+      [
+        'verify',
+        '--man=no',
+        `--root=${root}`,
+        '/lib/systemd/system/kbackup-trial-deadline.target',
+        '/lib/systemd/system/kbackup-trial-reboot.service',
+        '/lib/systemd/system/kbackup-boot-record.service',
+        // The transactions a trial boot starts: a cycle here would make systemd drop the deadline.
+        '/lib/systemd/system/multi-user.target',
+        '/lib/systemd/system/emergency.target',
+      ],
       { encoding: 'utf8' },
     );
     expect(r.status, `${r.stdout}${r.stderr}`).toBe(0);

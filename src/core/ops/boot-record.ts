@@ -180,6 +180,8 @@ export async function recordBoot(world: World, config: Config, options: RecordBo
   // power cut: grubenv says failed, so GRUB starts the known-good. Only a trial is ever rebooted.
   if (outcome.trial.before === 'booting' && outcome.trial.after === 'failed' && !verdict.good && outcome.trial.newlyFailed) {
     if (options.reboot ?? world.root === '/') {
+      // Said before the reboot starts: once it runs, the journal may not reach the console.
+      world.log.error(`the trial of ${record.image} failed its verdict: rebooting, and GRUB starts the known-good from now on; kbackup status says how to retry or accept it`);
       const r = await world.exec('systemctl', ['--no-block', 'reboot'], { timeoutMs: 60_000 });
       outcome.reboot = { code: r.code, stderr: r.stderr };
     } else {
