@@ -30,6 +30,7 @@ export async function runBootRecord(ctx: CommandContext): Promise<number> {
     // The reboot itself was announced by ops, before it started.
     if (outcome.reboot.code !== 0) log.error(`systemctl reboot failed (${outcome.reboot.stderr.trim()}); reboot by hand, and GRUB starts the known-good`);
   } else if (newlyFailed) log.warn(`a trial boot failed and GRUB fell back to ${r.image}; kbackup status says how to retry or accept it`);
+  else if (after === 'failed' && r.trial === 'fallback') log.warn(`the trial failed, so GRUB started ${r.image} (the known-good) instead, and keeps doing so; kbackup status says why, and how to retry or accept it`);
   else if (after === 'failed') log.warn(`a failed trial is still pending, so GRUB keeps starting ${r.image}; kbackup status says how to retry or accept it`);
   if (outcome.kept?.id) log.info(`kept a copy of the known-good as backup set ${outcome.kept.id} (dracut rebuilds initrds in place)`);
   else if (outcome.kept?.skip?.warn) log.warn(`could not keep a copy of the known-good: ${outcome.kept.skip.message}`);
