@@ -285,7 +285,8 @@ export function trialBootSystemdTests(suite: Suite): void {
       expect(trial!.uname, consoleTail(run, 150)).toBe(K2);
       expect(trial!.text).toMatch(/Reached target.*Multi-User System/);
       expect(trial!.text).not.toContain('kbackup: ');
-      expect(trial!.text).toMatch(/kbackup-trial-deadline\.target.*(timed out|Timed out)|[Tt]imed out.*kbackup trial boot deadline/);
+      // No verdict was made (the hang holds the boot record back), yet the machine did not wait forever.
+      expect(trial!.text).not.toContain('KBTEST-BOOT-RECORD');
       expect(fallback!.uname, consoleTail(run, 150)).toBe(K1);
       expect(fallback!.text).toContain('KBTEST-GRUBENV-BEFORE kbackup_trial=failed');
       const back = between(run, /Loading Linux/, /Loading Linux/);
