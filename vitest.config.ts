@@ -11,6 +11,7 @@ const E2E_MINUTES: Record<string, number> = {
   'kernel-update.bookworm.test.ts': 9,
   'trial-boot.bookworm.test.ts': 10,
   'trial-boot.trixie.test.ts': 8,
+  'trial-boot-systemd.bookworm.test.ts': 12,
   'new-abi.bookworm.test.ts': 6,
   'new-abi.trixie.test.ts': 6,
   'kernel-update.trixie.test.ts': 5,

@@ -14,18 +14,32 @@ export type TrialCommandName = (typeof TRIAL_COMMANDS)[number];
 
 export async function runBootRecord(ctx: CommandContext): Promise<number> {
   const outcome = await recordBoot(ctx.world, await ctx.config());
-  if (outcome.guessed) ctx.world.log.warn(outcome.guessed);
+  const log = ctx.world.log;
+  if (outcome.guessed) log.warn(outcome.guessed);
   const r = outcome.record;
-  ctx.world.log.info(`recorded the boot of ${r.image}${r.initrd ? ` with ${r.initrd}` : ' without an initrd'} (${r.version}): it is the known-good now`);
+  const what = `${r.image}${r.initrd ? ` with ${r.initrd}` : ' without an initrd'} (${r.version})`;
   const { after, newlyFailed } = outcome.trial;
-  if (r.trial === 'promoted') ctx.world.log.info(`the trial of ${r.image} succeeded: it is GRUB's default again, with no trial`);
-  else if (newlyFailed) ctx.world.log.warn(`a trial boot failed and GRUB fell back to ${r.image}; kbackup status says how to retry or accept it`);
-  else if (after === 'failed') ctx.world.log.warn(`a failed trial is still pending, so GRUB keeps starting ${r.image}; kbackup status says how to retry or accept it`);
-  if (outcome.kept?.id) ctx.world.log.info(`kept a copy of the known-good as backup set ${outcome.kept.id} (dracut rebuilds initrds in place)`);
-  else if (outcome.kept?.skip?.warn) ctx.world.log.warn(`could not keep a copy of the known-good: ${outcome.kept.skip.message}`);
-  for (const w of outcome.fallback?.warnings ?? []) ctx.world.log.warn(w);
-  if (outcome.fallback?.newFallback && outcome.fallback.fallback) ctx.world.log.warn(fallbackStatusLine(outcome.fallback.fallback));
-  return 0;
+  if (outcome.verdict.good) {
+    log.info(`recorded the boot of ${what}: it is the known-good now`);
+  } else {
+    const stays = outcome.against ? `the known-good stays ${outcome.against.image} (booted ${outcome.against.time})` : 'no boot has been recorded as known-good yet';
+    log.warn(`this boot of ${what} is less healthy than the known-good: ${outcome.verdict.problems.join('; ')}. It is not recorded as known-good: ${stays}`);
+  }
+  if (r.trial === 'promoted') log.info(`the trial of ${r.image} succeeded: it is GRUB's default again, with no trial`);
+  else if (outcome.reboot === 'skipped') {
+    log.error(`the trial of ${r.image} failed its verdict, so GRUB starts the known-good from now on; this root is not the running machine's, so it was not rebooted`);
+  } else if (outcome.reboot) {
+    // The reboot itself was announced by ops, before it started.
+    if (outcome.reboot.code !== 0) log.error(`systemctl reboot failed (${outcome.reboot.stderr.trim()}); reboot by hand, and GRUB starts the known-good`);
+  } else if (newlyFailed) log.warn(`a trial boot failed and GRUB fell back to ${r.image}; kbackup status says how to retry or accept it`);
+  else if (after === 'failed' && r.trial === 'fallback') log.warn(`the trial failed, so GRUB started ${r.image} (the known-good) instead, and keeps doing so; kbackup status says why, and how to retry or accept it`);
+  else if (after === 'failed') log.warn(`a failed trial is still pending, so GRUB keeps starting ${r.image}; kbackup status says how to retry or accept it`);
+  if (outcome.kept?.id) log.info(`kept a copy of the known-good as backup set ${outcome.kept.id} (dracut rebuilds initrds in place)`);
+  else if (outcome.kept?.skip?.warn) log.warn(`could not keep a copy of the known-good: ${outcome.kept.skip.message}`);
+  for (const w of outcome.fallback?.warnings ?? []) log.warn(w);
+  if (outcome.fallback?.newFallback && outcome.fallback.fallback) log.warn(fallbackStatusLine(outcome.fallback.fallback));
+  // A boot that failed its verdict leaves the unit failed: `systemctl --failed` shows it too.
+  return outcome.verdict.good ? 0 : 1;
 }
 
 function renderArm(outcome: ArmOutcome): string {
@@ -102,6 +116,7 @@ export async function runStatus(ctx: CommandContext, format: StatusFormat): Prom
         : `autoremove: nothing keeps the kernel package of ${fallback.knownGoodRelease} from apt autoremove yet; the next boot record or kernel hook writes ${fallback.aptConf}`,
     );
   }
+  if (view.unhealthy) lines.push(`verdict: ${view.unhealthy.sentence}`);
   if (view.boots.length > 0) lines.push('', table(bootRows(view.boots, 5)));
   ctx.out(`${lines.join('\n')}\n`);
   return 0;
@@ -112,6 +127,7 @@ function reportHookArm(ctx: CommandContext, outcome: HookArmOutcome): void {
   if ('skipped' in outcome) ctx.world.log.debug(`trial boot: ${outcome.skipped}`);
   else if (outcome.armed) ctx.world.log.info(renderArm(outcome));
   else if (outcome.unchanged) ctx.world.log.debug(`trial boot: ${outcome.why}`);
+  else if (outcome.noKnownGoodYet) ctx.world.log.info(`no trial boot armed: ${outcome.why}`);
   else ctx.world.log.warn(`no trial boot armed: ${outcome.why}`);
 }
 

@@ -212,7 +212,8 @@ export async function copyFromDisk(file: string, inside: string, hostDir: string
 }
 
 /** Console lines worth a time stamp (seconds since qemu started), for the test log and the report. */
-const EVENT = /Welcome to GRUB|Loading Linux|KBTEST-BOOT |KBTEST-REBOOT|KBTEST-POWEROFF|ALERT!|Rebooting automatically|Kernel panic/;
+const EVENT =
+  /Welcome to GRUB|Loading Linux|KBTEST-BOOT |KBTEST-REBOOT|KBTEST-POWEROFF|KBTEST-LINKS|ALERT!|Rebooting automatically|Kernel panic|Reached target.*(Multi-User|Emergency)|emergency or rescue mode|login: |kbackup\[\d+\]|kbackup: /;
 
 export interface VmRun {
   console: string;
@@ -231,11 +232,18 @@ export interface VmRun {
  * a time on the machine (the harness's qemu lock, shared with bootQemu): two TCG guests on 2 cores
  * would each run at half speed, and the timeouts are set for one.
  */
-export async function bootVm(file: string, options: { timeoutMs: number; label: string }): Promise<VmRun> {
+export interface VmOptions {
+  timeoutMs: number;
+  label: string;
+  /** A virtio-net NIC with this MAC on qemu's user network (DHCP gives it 10.0.2.15/24). */
+  nicMac?: string;
+}
+
+export async function bootVm(file: string, options: VmOptions): Promise<VmRun> {
   return withLock('qemu', () => bootVmUnlocked(file, options));
 }
 
-async function bootVmUnlocked(file: string, options: { timeoutMs: number; label: string }): Promise<VmRun> {
+async function bootVmUnlocked(file: string, options: VmOptions): Promise<VmRun> {
   const dir = path.dirname(file);
   const vars = path.join(dir, `${options.label}-OVMF_VARS.fd`);
   fs.copyFileSync(OVMF_VARS, vars);
@@ -256,6 +264,7 @@ async function bootVmUnlocked(file: string, options: { timeoutMs: number; label:
     '-serial', `file:${consoleLog}`,
     '-monitor', 'none',
   ];
+  if (options.nicMac) args.push('-nic', `user,model=virtio-net-pci,mac=${options.nicMac}`);
   const t0 = Date.now();
   const qemu = startQemu(args);
   const timer = setTimeout(qemu.kill, options.timeoutMs);

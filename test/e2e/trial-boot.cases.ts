@@ -263,6 +263,7 @@ export function trialBootTests(suite: Suite): void {
       expect(status, consoleTail(run)).toMatch(/fail/i);
       expect(status).toContain('kbackup trial retry');
       expect(status).toContain('kbackup trial accept');
+      // (issue 16: the fallback's own report, login message and metrics, is checked here.)
       // ...and keeps doing so until the administrator acts.
       if (again) expect(third!.bootImage, consoleTail(run)).toBe(good!.linux);
       const disk = diskOf(run);

@@ -365,7 +365,7 @@ describe('bad input', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('/etc/default/kbackup:2: KEEP="many" is not valid (accepted: a whole number from 0 to 99)');
     root.config('KEPE=3\n');
-    expect(kbackup(root, ['prune', '--dry-run']).stderr).toContain('unknown key KEPE (did you mean KEEP?) (known keys: ENABLED, KEEP, FILES, MIN_FREE_MB, ON_ERROR, ON_PURGE, TRIAL_BOOT)');
+    expect(kbackup(root, ['prune', '--dry-run']).stderr).toContain('unknown key KEPE (did you mean KEEP?) (known keys: ENABLED, KEEP, FILES, MIN_FREE_MB, ON_ERROR, ON_PURGE, TRIAL_BOOT, TRIAL_DEADLINE)');
   });
 
   it('refuses a missing --config file and a --root that is not a directory (exit 2); hooks go on', () => {

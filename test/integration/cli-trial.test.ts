@@ -103,7 +103,7 @@ describe('trial boot', () => {
       kbackup_trial: 'armed',
       kbackup_trial_entry: `gnulinux-advanced-${UUID}>gnulinux-${V2}-advanced-${UUID}`,
       kbackup_good_entry: `gnulinux-advanced-${UUID}>gnulinux-${V}-advanced-${UUID}`,
-      kbackup_trial_args: 'panic=10',
+      kbackup_trial_args: 'panic=10 kbackup.trial=600',
     });
     // check says what GRUB boots next: the trial entry.
     const armedCheck = JSON.parse(kbackup(root, ['check', '--json']).stdout);
@@ -119,7 +119,7 @@ describe('trial boot', () => {
     expect(env(root).kbackup_trial).toBe('failed');
     const status = kbackup(root, ['status']);
     expect(status.stdout).toMatch(
-      new RegExp(`the trial of /boot/vmlinuz-${V2} failed at \\S+ and the machine runs /boot/vmlinuz-${V}; kbackup trial retry .*kbackup trial accept`),
+      new RegExp(`the trial of /boot/vmlinuz-${V2} failed at \\S+ \\(it never reached its verdict: a panic, a hang past TRIAL_DEADLINE, an emergency shell or a reset\\) and the machine runs /boot/vmlinuz-${V}; kbackup trial retry .*kbackup trial accept`),
     );
     const check = kbackup(root, ['check', '--json']);
     expect(check.code).toBe(1);

@@ -29,6 +29,10 @@ const GENERATED_OUTSIDE = ['/etc/apt/apt.conf.d/50kbackup-fallback', '/var/lib/p
 const GRUB_SNIPPET = '/etc/grub.d/08_kbackup';
 const GRUB_DEFAULT_FRAGMENT = '/etc/default/grub.d/kbackup.cfg';
 const BOOT_RECORD_UNIT = '/lib/systemd/system/kbackup-boot-record.service';
+/** systemd's side of a trial boot: the deadline and the emergency-mode reboot (issue 19). */
+const TRIAL_GENERATOR = '/lib/systemd/system-generators/kbackup-trial-generator';
+/** What the postinst makes /etc/default/kbackup from on a new installation (with debconf's TRIAL_BOOT). */
+const DEFAULT_TEMPLATE = '/usr/share/kbackup/kbackup.default';
 const MAN_PAGE = '/usr/share/man/man8/kbackup.8.gz';
 const COMPLETION = '/usr/share/bash-completion/completions/kbackup';
 
@@ -36,8 +40,9 @@ const COMPLETION = '/usr/share/bash-completion/completions/kbackup';
 const EXPECTED_FILES: Record<string, string> = {
   '/usr/sbin/kbackup': '-rwxr-xr-x',
   ...Object.fromEntries(SHIMS.map((s) => [s, '-rwxr-xr-x'])),
-  '/etc/default/kbackup': '-rw-r--r--',
   [MOTD_SCRIPT]: '-rwxr-xr-x',
+  [DEFAULT_TEMPLATE]: '-rw-r--r--',
+  [TRIAL_GENERATOR]: '-rwxr-xr-x',
   [GRUB_SNIPPET]: '-rwxr-xr-x',
   [GRUB_DEFAULT_FRAGMENT]: '-rw-r--r--',
   [BOOT_RECORD_UNIT]: '-rw-r--r--',
@@ -139,9 +144,9 @@ describe('control', () => {
     expect(field('Pre-Depends')).toBe('');
   });
 
-  it('lists exactly the shims, /etc/default/kbackup and the GRUB trial-boot files as conffiles', () => {
+  it('lists exactly the shims and the GRUB trial-boot files as conffiles (/etc/default/kbackup is the postinst’s, for debconf)', () => {
     const conffiles = fs.readFileSync(path.join(control, 'conffiles'), 'utf8').trim().split('\n').sort();
-    expect(conffiles).toEqual([...SHIMS, MOTD_SCRIPT, '/etc/default/kbackup', GRUB_SNIPPET, GRUB_DEFAULT_FRAGMENT].sort());
+    expect(conffiles).toEqual([...SHIMS, MOTD_SCRIPT, GRUB_SNIPPET, GRUB_DEFAULT_FRAGMENT].sort());
   });
 
   it('enables the boot-record unit without starting it at install time', () => {
@@ -176,15 +181,17 @@ describe('trial-boot files', () => {
     const unit = fs.readFileSync(inRoot(BOOT_RECORD_UNIT), 'utf8');
     expect(unit).toMatch(/^ExecStart=\/usr\/sbin\/kbackup boot-record$/m);
     expect(unit).toMatch(/^Type=oneshot$/m);
-    expect(unit).toMatch(/^Requires=boot-complete\.target$/m);
+    // Wants=, not Requires=: a failed admin check must not stop the verdict that names it.
+    expect(unit).toMatch(/^Wants=boot-complete\.target$/m);
+    expect(unit).not.toMatch(/^Requires=/m);
     expect(unit).toMatch(/^After=.*\bboot-complete\.target\b/m);
     expect(unit).toMatch(/^After=.*\bmulti-user\.target\b/m);
     expect(unit).toMatch(/^WantedBy=multi-user\.target$/m);
   });
 });
 
-describe('/etc/default/kbackup', () => {
-  const text = () => fs.readFileSync(inRoot('/etc/default/kbackup'), 'utf8');
+describe('/etc/default/kbackup, as the postinst creates it from the template', () => {
+  const text = () => fs.readFileSync(inRoot(DEFAULT_TEMPLATE), 'utf8');
 
   it('is all comments, so the defaults apply until the administrator edits it', () => {
     expect(parseConfig(text(), '/etc/default/kbackup')).toEqual(DEFAULT_CONFIG);
@@ -197,6 +204,58 @@ describe('/etc/default/kbackup', () => {
     expect(settings.map((l) => l.slice(1).split('=')[0]).sort()).toEqual([...CONFIG_KEYS].sort());
     const uncommented = settings.map((l) => l.slice(1)).join('\n');
     expect(parseConfig(uncommented, '/etc/default/kbackup')).toEqual(DEFAULT_CONFIG);
+  });
+});
+
+describe('debconf: TRIAL_BOOT on a new installation (kbackup/trial_boot)', () => {
+  it('asks at priority low, default yes, only on a new installation or dpkg-reconfigure', () => {
+    const templates = fs.readFileSync(path.join(control, 'templates'), 'utf8');
+    expect(templates).toMatch(/^Template: kbackup\/trial_boot\nType: boolean\nDefault: true\n/m);
+    const config = fs.readFileSync(path.join(control, 'config'), 'utf8');
+    expect(config).toContain('db_input low kbackup/trial_boot');
+    expect(fs.readFileSync(path.join(control, 'control'), 'utf8')).toMatch(/^Depends: .*debconf/m);
+  });
+
+  /**
+   * The package's postinst with its paths moved into a temp dir and a stand-in for debconf's
+   * confmodule whose db_get answers $ANSWER: what it does to /etc/default/kbackup.
+   */
+  function postinst(dir: string, args: string[], answer: 'true' | 'false', env: Record<string, string> = {}) {
+    const confmodule = path.join(dir, 'confmodule');
+    fs.writeFileSync(confmodule, 'db_get() { RET=$ANSWER; }\ndb_stop() { :; }\n');
+    const script = fs
+      .readFileSync(path.join(control, 'postinst'), 'utf8')
+      .replace('/usr/share/debconf/confmodule', confmodule)
+      .replace('conf=/etc/default/kbackup', `conf=${dir}/kbackup`)
+      .replace('template=/usr/share/kbackup/kbackup.default', `template=${inRoot(DEFAULT_TEMPLATE)}`)
+      // Only kbackup's own part: the debhelper snippets after it act on the real system.
+      .replace(/# Automatically added by dh_installsystemd[\s\S]*?# End automatically added section\n/g, '');
+    const r = run('sh', ['-s', '--', ...args], { input: script, env: { PATH: process.env.PATH, ANSWER: answer, ...env } });
+    expect(r.status, r.stderr).toBe(0);
+    const file = path.join(dir, 'kbackup');
+    return fs.existsSync(file) ? fs.readFileSync(file, 'utf8') : undefined;
+  }
+
+  it('a new installation creates the file from the template with TRIAL_BOOT as answered; an upgrade keeps the admin’s file; dpkg-reconfigure changes only that line', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kbackup-postinst-'));
+    try {
+      const fresh = postinst(dir, ['configure', ''], 'true')!;
+      expect(parseConfig(fresh, 'f')).toEqual({ ...DEFAULT_CONFIG, trialBoot: true });
+      expect(fresh.match(/^TRIAL_BOOT=/gm)).toHaveLength(1);
+      expect(fresh.replace(/^TRIAL_BOOT=yes$/m, '#TRIAL_BOOT=no')).toBe(fs.readFileSync(inRoot(DEFAULT_TEMPLATE), 'utf8'));
+      fs.rmSync(path.join(dir, 'kbackup'));
+      expect(parseConfig(postinst(dir, ['configure', ''], 'false')!, 'f').trialBoot).toBe(false);
+      // An upgrade, whatever debconf holds: the file stays byte for byte (also one without TRIAL_BOOT).
+      fs.writeFileSync(path.join(dir, 'kbackup'), 'KEEP=9\n');
+      expect(postinst(dir, ['configure', '0.0.9'], 'true')).toBe('KEEP=9\n');
+      // A file an admin put there before the first installation is kept too.
+      expect(postinst(dir, ['configure', ''], 'true')).toBe('KEEP=9\n');
+      // dpkg-reconfigure kbackup: the answer is written, the rest stays.
+      expect(postinst(dir, ['configure', '0.1.0'], 'true', { DEBCONF_RECONFIGURE: '1' })).toBe('KEEP=9\nTRIAL_BOOT=yes\n');
+      expect(postinst(dir, ['configure', '0.1.0'], 'false', { DEBCONF_RECONFIGURE: '1' })).toBe('KEEP=9\nTRIAL_BOOT=no\n');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -267,7 +326,7 @@ describe('kbackup(8)', () => {
     const text = rendered().replace(/\s+/g, ' ');
     expect(text).toContain('/boot/kernel-V~~backupYYYYMMDDHHMM');
     expect(text).toMatch(/linux-base .* scans only \/boot\/vmlinu\[xz\]-\*/);
-    expect(text).toMatch(/Purging the package removes \/var\/lib\/kbackup and never touches \/boot/);
+    expect(text).toMatch(/Purging the package removes \/var\/lib\/kbackup and \/etc\/default\/kbackup and never touches \/boot/);
   });
 });
 

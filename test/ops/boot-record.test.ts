@@ -10,6 +10,7 @@ import { readInitrdContext } from '../../src/core/ops/initrd';
 import { readState } from '../../src/core/ops/state';
 import { recordBoot } from '../../src/core/ops/boot-record';
 import { listSets } from '../../src/core/ops/list';
+import { armTrial, trialStatus } from '../../src/core/ops/trial';
 import { prune } from '../../src/core/ops/prune';
 import { fakeInitrd, installKernel, makeRoot, V, type TempRoot } from '../helpers/root';
 import { backup, booted, editenv, env, grubCfg, live, UUID } from '../helpers/trial';
@@ -100,7 +101,7 @@ describe('the initramfs hook arms a trial after update-initramfs -u', () => {
       kbackup_trial: 'armed',
       kbackup_trial_entry: `gnulinux-advanced-${UUID}>gnulinux-${V}-advanced-${UUID}`,
       kbackup_good_entry: `gnulinux-advanced-${UUID}>gnulinux-${id}-advanced-${UUID}`,
-      kbackup_trial_args: 'panic=10',
+      kbackup_trial_args: 'panic=10 kbackup.trial=600',
     });
   });
 
@@ -135,5 +136,124 @@ describe('the known-good initrd, as the initrd check reads it', () => {
     fs.rmSync(root.file(`boot/initrd.img-${id}`));
     fs.rmSync(root.file('var/lib/kbackup/manifest.json'));
     expect(await kg()).toEqual({ recorded: true });
+  });
+});
+
+describe('the verdict: a boot judged against the known-good', () => {
+  const V2 = '6.1.0-19-amd64';
+  const MAC = '52:54:00:12:34:56';
+  /** `ip -j addr show` of a machine whose enp1s0 has 10.0.2.15/24, or none. */
+  const ipJson = (address: boolean) =>
+    JSON.stringify([
+      { ifname: 'lo', link_type: 'loopback', address: '00:00:00:00:00:00', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8, scope: 'host' }] },
+      { ifname: 'enp1s0', link_type: 'ether', address: MAC, addr_info: address ? [{ family: 'inet', local: '10.0.2.15', prefixlen: 24, scope: 'global' }] : [] },
+    ]);
+
+  function machine(): { world: ReturnType<typeof testWorld>; net: { up: boolean; sleeps: number }; calls: string[][] } {
+    root = makeRoot();
+    root.config('TRIAL_BOOT=yes\n');
+    installKernel(root, V, 1);
+    grubCfg(root, [live(V)]);
+    editenv(root, 'create');
+    root.write('etc/fstab', 'UUID=1 / ext4 defaults 0 1\nUUID=2 /boot ext4 defaults 0 2\n');
+    root.write('proc/self/mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n23 22 8:2 / /boot rw - ext4 /dev/sda2 rw\n');
+    root.write('proc/net/route', 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\nenp1s0\t00000000\t0202000A\t0003\t0\t0\t100\t00000000\n');
+    const net = { up: true, sleeps: 0 };
+    const calls: string[][] = [];
+    const world = testWorld(root.dir, {
+      exec: async (file, args) => {
+        calls.push([file, ...args]);
+        if (file === 'ip') return { code: 0, stdout: ipJson(net.up), stderr: '' };
+        if (file === 'systemctl' && args[0] === 'list-units') return { code: 0, stdout: '  ssh.service loaded active running OpenBSD Secure Shell server\n', stderr: '' };
+        if (file === 'systemctl' && args[0] === 'show') return { code: 0, stdout: '\n', stderr: '' };
+        if (file === 'systemctl' && args.includes('reboot')) return { code: 0, stdout: '', stderr: '' };
+        return { code: 127, stdout: '', stderr: `${file}: ENOENT` };
+      },
+    });
+    return { world, net, calls };
+  }
+  const opts = (world: ReturnType<typeof testWorld>, net: { sleeps: number }) => ({
+    networkWaitSeconds: 9,
+    networkPollSeconds: 3,
+    reboot: true,
+    sleep: async (ms: number) => {
+      net.sleeps++;
+      world.setNow(new Date(world.now().getTime() + ms).toISOString());
+    },
+  });
+  const boots = () => JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8')) as { bootId: string; health?: unknown; verdict?: { good: boolean; problems: string[] } }[];
+
+  it('records what the good boot had, and a trial that lost its network fails, is rebooted once, and says which interface', async () => {
+    const { world, net, calls } = machine();
+    booted(root, `vmlinuz-${V}`, V, 'b1');
+    const first = await recordBoot(world, config({ trialBoot: true }), opts(world, net));
+    expect(first.verdict).toEqual({ good: true, problems: [] });
+    expect(boots()[0]!.health).toEqual({
+      interfaces: [{ name: 'enp1s0', mac: MAC, addresses: ['10.0.2.15/24'], defaultRoute: true }],
+      mounts: ['/', '/boot'],
+      units: ['ssh.service'],
+    });
+    // The new kernel is armed, GRUB starts it, and it comes up with its NIC unaddressed.
+    installKernel(root, V2, 2);
+    grubCfg(root, [live(V2), live(V)]);
+    world.setNow('2026-11-23T09:00:00Z');
+    expect((await armTrial(world, config({ trialBoot: true }), { hook: true })).armed).toBe(true);
+    editenv(root, 'set', 'kbackup_trial=booting');
+    booted(root, `vmlinuz-${V2}`, V2, 'b2');
+    net.up = false;
+    root.write('proc/net/route', 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\n');
+    const trial = await recordBoot(world, config({ trialBoot: true }), opts(world, net));
+    // It waited up to the bound for DHCP, then judged.
+    expect(net.sleeps).toBe(3);
+    expect(trial.verdict.good).toBe(false);
+    expect(trial.verdict.problems[0]).toBe(`enp1s0 had 10.0.2.15/24 on the known-good boot (${V}); it has no address now`);
+    expect(env(root).kbackup_trial).toBe('failed');
+    expect(calls).toContainEqual(['systemctl', '--no-block', 'reboot']);
+    expect(trial.reboot).toEqual({ code: 0, stderr: '' });
+    // Never the known-good: GRUB's fallback, and the initrd baseline, stay the good boot.
+    const status = await trialStatus(world, config({ trialBoot: true }));
+    expect(status.knownGood?.bootId).toBe('b1');
+    expect(status.sentence).toContain(`its verdict: enp1s0 had 10.0.2.15/24 on the known-good boot (${V}); it has no address now`);
+    expect(status.sentence).toContain('kbackup trial retry');
+    expect(status.sentence).toContain('kbackup trial accept');
+    // GRUB then starts the known-good: its record is a fallback, healthy, and nothing reboots it.
+    booted(root, `vmlinuz-${V}`, V, 'b3');
+    net.up = true;
+    root.write('proc/net/route', 'Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\nenp1s0\t00000000\t0202000A\t0003\t0\t0\t100\t00000000\n');
+    calls.length = 0;
+    const back = await recordBoot(world, config({ trialBoot: true }), opts(world, net));
+    expect(back.verdict.good).toBe(true);
+    expect(back.record.trial).toBe('fallback');
+    expect(back.reboot).toBeUndefined();
+    expect(calls.filter((c) => c.includes('reboot'))).toEqual([]);
+  });
+
+  it('a boot that is not a trial and fails its verdict is not the known-good and is never rebooted (TRIAL_BOOT=no too)', async () => {
+    const { world, net, calls } = machine();
+    root.config('TRIAL_BOOT=no\n');
+    booted(root, `vmlinuz-${V}`, V, 'b1');
+    await recordBoot(world, config(), opts(world, net));
+    installKernel(root, V2, 2);
+    booted(root, `vmlinuz-${V2}`, V2, 'b2');
+    world.setNow('2026-11-23T09:00:00Z');
+    // /boot is in fstab but this kernel did not mount it.
+    root.write('proc/self/mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n');
+    const bad = await recordBoot(world, config(), opts(world, net));
+    expect(bad.verdict.problems).toEqual([`/boot (from /etc/fstab) was mounted on the known-good boot (${V}); it is not mounted now`]);
+    expect(bad.reboot).toBeUndefined();
+    expect(calls.filter((c) => c.includes('reboot'))).toEqual([]);
+    expect(boots().map((b) => [b.bootId, b.verdict?.good])).toEqual([
+      ['b1', true],
+      ['b2', false],
+    ]);
+    const status = await trialStatus(world, config());
+    expect(status.knownGood?.bootId).toBe('b1');
+    expect(status.unhealthy?.sentence).toMatch(/^the boot of \/boot\/vmlinuz-6\.1\.0-19-amd64 .* less healthy than the known-good: \/boot \(from \/etc\/fstab\) was mounted/);
+    // The next healthy boot is the known-good again.
+    root.write('proc/self/mountinfo', '22 1 8:1 / / rw - ext4 /dev/sda1 rw\n23 22 8:2 / /boot rw - ext4 /dev/sda2 rw\n');
+    booted(root, `vmlinuz-${V2}`, V2, 'b3');
+    world.setNow('2026-11-23T10:00:00Z');
+    expect((await recordBoot(world, config(), opts(world, net))).verdict.good).toBe(true);
+    expect((await trialStatus(world, config())).knownGood?.bootId).toBe('b3');
   });
 });

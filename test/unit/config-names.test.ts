@@ -5,7 +5,7 @@ import { backupFileName, formatStamp, isBackupFileName, parseBootName, versionPr
 describe('parseConfig', () => {
   it('reads the shipped defaults, comments, quotes and export', () => {
     const c = parseConfig('# kbackup\nENABLED=yes\nKEEP="7"   # seven\nexport FILES=\'vmlinuz initrd.img\'\nMIN_FREE_MB=64\nON_ERROR=fail\nON_PURGE=remove\nTRIAL_BOOT=yes\n', 'f');
-    expect(c).toEqual({ enabled: true, keep: 7, files: ['vmlinuz', 'initrd.img'], minFreeMb: 64, onError: 'fail', onPurge: 'remove', trialBoot: true });
+    expect(c).toEqual({ enabled: true, keep: 7, files: ['vmlinuz', 'initrd.img'], minFreeMb: 64, onError: 'fail', onPurge: 'remove', trialBoot: true, trialDeadlineSeconds: 600 });
     expect(parseConfig('', 'f')).toEqual(DEFAULT_CONFIG);
   });
   it.each([
@@ -16,6 +16,9 @@ describe('parseConfig', () => {
     ['ON_PURGE=delete', '(accepted: keep, remove)'],
     ['TRIAL_BOOT=1', 'TRIAL_BOOT="1" is not valid (accepted: yes, no)'],
     ['MIN_FREE_MB=lots', '(accepted: auto, or a whole number of MiB)'],
+    ['TRIAL_DEADLINE=60', 'f:1: TRIAL_DEADLINE="60" is not valid (accepted: seconds from 180 to 86400, e.g. 600 or 10min)'],
+    ['TRIAL_DEADLINE=2d', 'TRIAL_DEADLINE="2d" is not valid'],
+    ['TRIAL_DEADLINE=25h', 'accepted: seconds from 180 to 86400'],
     ['FILES=initrd.img', 'FILES must include the kernel image'],
     ['FILES=vmlinuz', 'FILES must include initrd.img'],
     ['FILES="vmlinuz initrd.img ../x"', 'FILES entry "../x" is not valid'],
@@ -26,6 +29,14 @@ describe('parseConfig', () => {
     ['KEEP= 3', 'f:1: no space is allowed after KEEP= (write KEEP=3)'],
   ])('rejects %j', (text, message) => {
     expect(() => parseConfig(text, 'f')).toThrow(message);
+  });
+  it.each([
+    ['TRIAL_DEADLINE=600', 600],
+    ['TRIAL_DEADLINE=15min', 900],
+    ['TRIAL_DEADLINE="180s"', 180],
+    ['', 600],
+  ])('reads %j as a deadline of %d s', (text, seconds) => {
+    expect(parseConfig(text, 'f').trialDeadlineSeconds).toBe(seconds);
   });
   it('computes MIN_FREE_MB=auto as 1.2 x (vmlinuz + initrd) + 16 MiB', () => {
     expect(minFreeBytes(DEFAULT_CONFIG, 100 * 1024 * 1024)).toBe(Math.ceil(120 * 1024 * 1024) + 16 * 1024 * 1024);

@@ -21,6 +21,7 @@ const TABLE: Record<TrialState, Record<TrialEvent, string>> = {
     retry: 'refused not-failed',
     'grub-start': 'none none',
     'record-trial': 'none none',
+    'record-trial-unhealthy': 'none none',
     'record-other': 'none none',
   },
   armed: {
@@ -30,6 +31,7 @@ const TABLE: Record<TrialState, Record<TrialEvent, string>> = {
     retry: 'refused not-failed',
     'grub-start': 'booting booting',
     'record-trial': 'armed none',
+    'record-trial-unhealthy': 'armed none',
     'record-other': 'armed none',
   },
   booting: {
@@ -39,6 +41,7 @@ const TABLE: Record<TrialState, Record<TrialEvent, string>> = {
     retry: 'refused in-flight',
     'grub-start': 'failed failed',
     'record-trial': 'none clear promoted',
+    'record-trial-unhealthy': 'failed failed',
     'record-other': 'failed failed',
   },
   failed: {
@@ -48,6 +51,7 @@ const TABLE: Record<TrialState, Record<TrialEvent, string>> = {
     retry: 'armed arm',
     'grub-start': 'failed none',
     'record-trial': 'failed none fallback',
+    'record-trial-unhealthy': 'failed none',
     'record-other': 'failed none fallback',
   },
 };
@@ -108,6 +112,9 @@ describe('trial state machine', () => {
   it('trial arguments: panic=N always, and dracut’s own switches on dracut', () => {
     expect(trialArgs(10, 'initramfs-tools')).toBe('panic=10');
     expect(trialArgs(5, 'dracut')).toBe('panic=5 rd.shell=0 rd.emergency=reboot');
+    // The deadline rides on the command line, where the systemd generator reads it before any unit starts.
+    expect(trialArgs(10, 'initramfs-tools', 600)).toBe('panic=10 kbackup.trial=600');
+    expect(trialArgs(10, 'dracut', 900)).toBe('panic=10 kbackup.trial=900 rd.shell=0 rd.emergency=reboot');
   });
 
   it('refuses where grub-reboot warns: LVM, RAID, btrfs, ZFS under /boot/grub', () => {

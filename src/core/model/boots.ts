@@ -25,6 +25,41 @@ export interface BootRecord {
   trial: BootTrialMark | null;
   /** False when the kernel command line had no BOOT_IMAGE: another boot loader started it (absent in older records). */
   grub?: boolean;
+  /** What the admin relies on, as this boot had it (absent in older records: nothing to compare then). */
+  health?: BootHealth;
+  /** How this boot was judged against the known-good (absent in older records: they were all taken as good). */
+  verdict?: RecordedVerdict;
+}
+
+/** An interface that had a global address on a boot (model/verdict.ts compares them by MAC, then name). */
+export interface InterfaceFact {
+  name: string;
+  /** The permanent or current hardware address, lower case; null for an interface without one. */
+  mac: string | null;
+  /** Global addresses with their prefix length: 10.0.2.15/24, 2001:db8::5/64. */
+  addresses: string[];
+  /** A default route (IPv4 or IPv6) went out through this interface. */
+  defaultRoute: boolean;
+}
+
+/**
+ * The facts of a boot a verdict compares. Each list is absent when it could not be read (no `ip`,
+ * no systemd): an absent list judges nothing, an empty one says there was none.
+ */
+export interface BootHealth {
+  interfaces?: InterfaceFact[];
+  /** fstab mount points that were mounted. */
+  mounts?: string[];
+  /** Units that were active (services, sockets, mounts, timers, paths, swaps, targets). */
+  units?: string[];
+}
+
+export interface RecordedVerdict {
+  good: boolean;
+  /** One sentence per thing missing; empty when good. */
+  problems: string[];
+  /** The boot it was judged against (bootId, version), when there was a known-good. */
+  against?: { bootId: string; version: string };
 }
 
 
@@ -47,7 +82,9 @@ export function validateBoots(value: unknown): { boots: BootRecord[] } | { reaso
       !isStr(r.imageSha256) ||
       !isStrOrNull(r.initrdSha256) ||
       !isStrOrNull(r.setId ?? null) ||
-      !(r.trial === null || r.trial === undefined || (BOOT_TRIAL_MARKS as readonly string[]).includes(r.trial))
+      !(r.trial === null || r.trial === undefined || (BOOT_TRIAL_MARKS as readonly string[]).includes(r.trial)) ||
+      !(r.health === undefined || validHealth(r.health)) ||
+      !(r.verdict === undefined || validVerdict(r.verdict))
     ) {
       return { reason: `record ${i} lacks time, bootId, version, image or a checksum` };
     }
@@ -55,8 +92,42 @@ export function validateBoots(value: unknown): { boots: BootRecord[] } | { reaso
   return { boots: value as BootRecord[] };
 }
 
-/** The known-good: the newest record (records are kept oldest first). */
+const isStrArray = (v: unknown) => Array.isArray(v) && v.every(isStr);
+
+function validHealth(h: unknown): boolean {
+  if (!h || typeof h !== 'object') return false;
+  const v = h as BootHealth;
+  if (v.mounts !== undefined && !isStrArray(v.mounts)) return false;
+  if (v.units !== undefined && !isStrArray(v.units)) return false;
+  if (v.interfaces === undefined) return true;
+  return (
+    Array.isArray(v.interfaces) &&
+    v.interfaces.every((i) => i && isStr(i.name) && isStrOrNull(i.mac) && isStrArray(i.addresses) && typeof i.defaultRoute === 'boolean')
+  );
+}
+
+function validVerdict(v: unknown): boolean {
+  const r = v as RecordedVerdict | null;
+  return !!r && typeof r.good === 'boolean' && isStrArray(r.problems);
+}
+
+/** Whether a record may be the known-good: it passed its verdict (older records, made before verdicts, did). */
+export function judgedGood(record: BootRecord): boolean {
+  return record.verdict?.good !== false;
+}
+
+/**
+ * The known-good: the newest record that passed its verdict (records are kept oldest first). A boot
+ * that came up without its network or a mount never becomes the fallback.
+ */
 export function knownGood(records: readonly BootRecord[]): BootRecord | undefined {
+  let best: BootRecord | undefined;
+  for (const r of records) if (judgedGood(r) && (!best || Date.parse(r.time) >= Date.parse(best.time))) best = r;
+  return best;
+}
+
+/** The newest record, good or not: the boot the machine is running (or last ran). */
+export function latestBoot(records: readonly BootRecord[]): BootRecord | undefined {
   let best: BootRecord | undefined;
   for (const r of records) if (!best || Date.parse(r.time) >= Date.parse(best.time)) best = r;
   return best;

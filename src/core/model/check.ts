@@ -38,6 +38,7 @@ export const CHECK_CODES = [
   'trial-unavailable',
   'fallback-running',
   'known-good-modules-removed',
+  'boot-unhealthy',
 ] as const;
 
 /** The links linux-base keeps, in / or (link_in_boot) in /boot. */
@@ -62,7 +63,7 @@ export interface CheckFacts {
   mismatches: { id: string; name: string; why: string }[];
   freeBytes?: number;
   /** The trial boot, as ops/trial.ts describes it. */
-  trial?: { state: 'none' | 'armed' | 'booting' | 'failed'; sentence: string; unavailable: string | null };
+  trial?: { state: 'none' | 'armed' | 'booting' | 'failed'; sentence: string; unavailable: string | null; unhealthy?: { sentence: string } | null };
 }
 
 export interface CheckOptions {
@@ -219,6 +220,7 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
     else if (t.state === 'armed') problems.push(problem('trial-armed', t.sentence, 'warning'));
     else if (t.state === 'booting') problems.push(problem('trial-booting', t.sentence, 'warning'));
     if (t.unavailable) problems.push(problem('trial-unavailable', `TRIAL_BOOT=yes, but ${t.unavailable}`, 'warning'));
+    if (t.unhealthy) problems.push(problem('boot-unhealthy', t.unhealthy.sentence));
   }
   return problems;
 }

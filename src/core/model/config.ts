@@ -6,7 +6,7 @@ import { didYouMean } from './spelling';
 export const ON_ERROR_VALUES = ['warn', 'fail'] as const;
 export const ON_PURGE_VALUES = ['keep', 'remove'] as const;
 export const YES_NO = ['yes', 'no'] as const;
-export const CONFIG_KEYS = ['ENABLED', 'KEEP', 'FILES', 'MIN_FREE_MB', 'ON_ERROR', 'ON_PURGE', 'TRIAL_BOOT'] as const;
+export const CONFIG_KEYS = ['ENABLED', 'KEEP', 'FILES', 'MIN_FREE_MB', 'ON_ERROR', 'ON_PURGE', 'TRIAL_BOOT', 'TRIAL_DEADLINE'] as const;
 
 export type ConfigKey = (typeof CONFIG_KEYS)[number];
 
@@ -22,6 +22,11 @@ export interface Config {
   /** TRIAL_BOOT=yes: the first start of a new default is a one-time trial (see model/trial.ts). */
   trialBoot: boolean;
   /**
+   * TRIAL_DEADLINE: seconds from the trial kernel's start within which it must reach its verdict,
+   * else it reboots (into the known-good, as GRUB then finds the trial unfinished).
+   */
+  trialDeadlineSeconds: number;
+  /**
    * The lines a lenient reading could not use (a hook facing a broken file). While there are any,
    * kbackup deletes nothing: a typo must never cost the backups the admin asked to keep.
    */
@@ -36,7 +41,15 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
   onError: 'warn',
   onPurge: 'keep',
   trialBoot: false,
+  trialDeadlineSeconds: 600,
 });
+
+/**
+ * TRIAL_DEADLINE's bounds: below 3 minutes a slow but healthy server (RAID assembly, a long fsck,
+ * the verdict's own network wait) would be sent back; above a day nobody would call it a deadline.
+ */
+export const TRIAL_DEADLINE_MIN_SECONDS = 180;
+export const TRIAL_DEADLINE_MAX_SECONDS = 86_400;
 
 const STEM_RE = /^[A-Za-z][A-Za-z0-9._]*$/;
 
@@ -179,6 +192,17 @@ function applyKey(config: Config, key: ConfigKey, value: string, at: string): vo
     case 'TRIAL_BOOT':
       config.trialBoot = oneOf(YES_NO, value, key, at) === 'yes';
       return;
+    case 'TRIAL_DEADLINE': {
+      const m = /^(\d{1,5})(s|min)?$/.exec(value);
+      const seconds = m ? Number(m[1]) * (m[2] === 'min' ? 60 : 1) : NaN;
+      if (!(seconds >= TRIAL_DEADLINE_MIN_SECONDS && seconds <= TRIAL_DEADLINE_MAX_SECONDS)) {
+        throw new ConfigError(
+          `${at}: TRIAL_DEADLINE=${JSON.stringify(value)} is not valid (accepted: seconds from ${TRIAL_DEADLINE_MIN_SECONDS} to ${TRIAL_DEADLINE_MAX_SECONDS}, e.g. 600 or 10min)`,
+        );
+      }
+      config.trialDeadlineSeconds = seconds;
+      return;
+    }
   }
 }
 

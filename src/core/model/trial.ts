@@ -16,11 +16,12 @@ export const GRUBENV_GOOD_ENTRY = 'kbackup_good_entry';
 export const GRUBENV_TRIAL_ARGS = 'kbackup_trial_args';
 export const GRUBENV_TRIAL_VARS = [GRUBENV_TRIAL, GRUBENV_TRIAL_ENTRY, GRUBENV_GOOD_ENTRY, GRUBENV_TRIAL_ARGS] as const;
 
-export const TRIAL_EVENTS = ['arm', 'cancel', 'accept', 'retry', 'grub-start', 'record-trial', 'record-other'] as const;
+export const TRIAL_EVENTS = ['arm', 'cancel', 'accept', 'retry', 'grub-start', 'record-trial', 'record-trial-unhealthy', 'record-other'] as const;
 /**
  * arm: an admin or a hook arms a trial of GRUB's default · cancel / accept / retry: the admin's
  * commands · grub-start: GRUB's snippet runs at a start · record-trial / record-other: the boot
- * record of a boot that came up, of the trial's image or of another one.
+ * record of a boot that came up, of the trial's image or of another one · record-trial-unhealthy:
+ * the trial's image came up but failed its verdict (model/verdict.ts: less healthy than the known-good).
  */
 export type TrialEvent = (typeof TRIAL_EVENTS)[number];
 
@@ -66,6 +67,7 @@ export function trialStep(state: TrialState, event: TrialEvent): TrialStep {
           return refuse('not-failed');
         case 'grub-start':
         case 'record-trial':
+        case 'record-trial-unhealthy':
         case 'record-other':
           return ok('none', 'none');
       }
@@ -87,6 +89,7 @@ export function trialStep(state: TrialState, event: TrialEvent): TrialStep {
         // A boot that came up while armed never went through the snippet (grub.cfg without it, or
         // another boot loader): the trial is still to come.
         case 'record-trial':
+        case 'record-trial-unhealthy':
         case 'record-other':
           return ok('armed', 'none');
       }
@@ -96,6 +99,10 @@ export function trialStep(state: TrialState, event: TrialEvent): TrialStep {
         // The trial's own boot record: it came up, so it is promoted.
         case 'record-trial':
           return ok('none', 'clear', 'promoted');
+        // It came up, but without what the known-good had: failed, and boot-record reboots it so
+        // that GRUB starts the known-good.
+        case 'record-trial-unhealthy':
+          return ok('failed', 'failed');
         // Someone picked another entry by hand: the trial did not prove itself, and GRUB must not
         // start it again unattended.
         case 'record-other':
@@ -120,6 +127,8 @@ export function trialStep(state: TrialState, event: TrialEvent): TrialStep {
         case 'record-trial':
         case 'record-other':
           return ok('failed', 'none', 'fallback');
+        case 'record-trial-unhealthy':
+          return ok('failed', 'none');
         case 'retry':
         case 'arm':
           return ok('armed', 'arm');
@@ -160,11 +169,16 @@ export function grubenvChanges(effect: GrubenvEffect, arm?: { trialEntry: string
   }
 }
 
+/** The kernel argument that marks a trial boot and carries its deadline in seconds (read by kbackup-trial-generator). */
+export const TRIAL_CMDLINE_KEY = 'kbackup.trial';
+
 /** Kernel arguments for the trial boot only: a failure must end in a reboot, never a prompt. */
-export function trialArgs(panicSeconds: number, initramfs: 'initramfs-tools' | 'dracut'): string {
+export function trialArgs(panicSeconds: number, initramfs: 'initramfs-tools' | 'dracut', deadlineSeconds?: number): string {
   // Debian kernels are built with CONFIG_PANIC_TIMEOUT=0 (a panic hangs forever); initramfs-tools'
   // panic() honours panic=N instead of opening a shell. dracut needs its own two switches.
+  // kbackup.trial=N: systemd's side (the generator's deadline, emergency and rescue mode reboot).
   const args = [`panic=${panicSeconds}`];
+  if (deadlineSeconds !== undefined) args.push(`${TRIAL_CMDLINE_KEY}=${deadlineSeconds}`);
   if (initramfs === 'dracut') args.push('rd.shell=0', 'rd.emergency=reboot');
   return args.join(' ');
 }
@@ -189,6 +203,8 @@ export interface TrialRecord {
   goodImage?: string;
   armedAt: string;
   failedAt?: string;
+  /** Why it failed, when its boot record could tell (the verdict's sentence). */
+  failure?: string;
   /** When the admin accepted or cancelled it. */
   decidedAt?: string;
 }

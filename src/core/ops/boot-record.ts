@@ -1,5 +1,6 @@
-// `kbackup boot-record`: run by kbackup-boot-record.service once a boot has succeeded. Records
-// which kernel image and initrd booted, moves a trial on (promoted, or failed), and on dracut
+// `kbackup boot-record`: run by kbackup-boot-record.service once a boot has come up. Judges the
+// boot against the known-good (model/verdict.ts), records which kernel image and initrd booted with
+// its health and verdict, moves a trial on (promoted, or failed and rebooted), and on dracut
 // systems keeps a copy of the known-good's files (read → decide → write, under the lock).
 import * as path from 'node:path';
 import { readBoots, readTrialRecord, removeTrialRecord, writeBoots, writeTrialRecord } from '../io/boots';
@@ -8,7 +9,9 @@ import { readGrubenv, writeGrubenv } from '../io/grubenv';
 import { detectGenerator } from '../io/initrd-context';
 import { pathsFor } from '../io/paths';
 import type { World } from '../world';
-import { bootedSameFiles, bootImageFromCmdline, bootImageName, initrdNameForImage, withBoot, type BootRecord } from '../model/boots';
+import { observeBoot, readAllInterfaces, recordedHealth } from '../io/boot-health';
+import { bootedSameFiles, bootImageFromCmdline, bootImageName, initrdNameForImage, knownGood, withBoot, type BootRecord, type RecordedVerdict } from '../model/boots';
+import { judgeBoot, networkProblems, NETWORK_POLL_SECONDS, NETWORK_WAIT_SECONDS, verdictSentence, type BootObservation, type VerdictBaseline } from '../model/verdict';
 import type { Config } from '../model/config';
 import { IoError } from '../model/errors';
 import { editGrubenv } from '../model/grub/grubenv';
@@ -60,9 +63,56 @@ export interface BootRecordOutcome {
   guessed?: string;
   /** The fallback files brought up to date after the record (ops/fallback.ts). */
   fallback?: FallbackRefresh;
+  /** The boot's verdict: a boot that is not good is recorded, but never becomes the known-good. */
+  verdict: RecordedVerdict;
+  /** The known-good it was judged against, if any. */
+  against?: BootRecord;
+  /** Set when this boot was a trial that failed its verdict: the reboot that sends it back to the known-good. */
+  reboot?: { code: number; stderr: string } | 'skipped';
+  /** Seconds spent waiting for a missing network address. */
+  waitedSeconds?: number;
 }
 
-export async function recordBoot(world: World, config: Config): Promise<BootRecordOutcome> {
+export interface RecordBootOptions {
+  /** How long a missing address is waited for (default NETWORK_WAIT_SECONDS) and how often it is looked at again. */
+  networkWaitSeconds?: number;
+  networkPollSeconds?: number;
+  sleep?: (ms: number) => Promise<void>;
+  /**
+   * Whether a trial that failed its verdict is rebooted (`systemctl reboot`). Default: only on the
+   * running machine (root /), never for a root seen from outside (--root on a rescue system).
+   */
+  reboot?: boolean;
+}
+
+const realSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/**
+ * The current boot as its verdict sees it. A missing address is waited for (DHCP, a bridge's
+ * STP) up to the bound, reading only the interfaces again; everything else is read once.
+ */
+async function observeWithNetworkWait(
+  world: World,
+  baseline: VerdictBaseline | undefined,
+  options: RecordBootOptions,
+): Promise<{ observation: BootObservation; waitedSeconds: number }> {
+  const observation = await observeBoot(world);
+  const waitMs = (options.networkWaitSeconds ?? NETWORK_WAIT_SECONDS) * 1000;
+  const pollMs = (options.networkPollSeconds ?? NETWORK_POLL_SECONDS) * 1000;
+  const sleep = options.sleep ?? realSleep;
+  const start = world.now().getTime();
+  let waited = 0;
+  while (networkProblems(baseline, observation.health).length > 0 && waited < waitMs) {
+    await sleep(pollMs);
+    waited = Math.max(world.now().getTime() - start, waited + pollMs);
+    const interfaces = await readAllInterfaces(world);
+    if (interfaces) observation.health.interfaces = interfaces;
+  }
+  if (waited > 0) world.log.debug(`waited ${Math.round(waited / 1000)} s for the network the known-good had`);
+  return { observation, waitedSeconds: Math.round(waited / 1000) };
+}
+
+export async function recordBoot(world: World, config: Config, options: RecordBootOptions = {}): Promise<BootRecordOutcome> {
   const paths = pathsFor(world.root);
   const facts = await readBootFacts(world);
   let imageName = facts.bootImage ? bootImageName(facts.bootImage) : `vmlinuz-${facts.version}`;
@@ -91,12 +141,20 @@ export async function recordBoot(world: World, config: Config): Promise<BootReco
     grub: facts.bootImage !== undefined,
   };
 
-  return withLock(world, 'boot-record', HOOK_LOCK_WAIT_MS, async () => {
+  // Judged before the lock: the network wait must not hold up a kernel update's hooks.
+  const baselineOf = (records: readonly BootRecord[]) => knownGood(records.filter((r) => r.bootId !== record.bootId));
+  const against = baselineOf((await readBoots(paths.boots)).boots);
+  const { observation, waitedSeconds } = await observeWithNetworkWait(world, against, options);
+  const verdict = judgeBoot(against, observation);
+  record.health = recordedHealth(observation);
+  record.verdict = verdict;
+
+  const outcome = await withLock(world, 'boot-record', HOOK_LOCK_WAIT_MS, async () => {
     const grubenvFile = path.join(paths.grubDir, 'grubenv');
     const [boots, env, trial] = await Promise.all([readBoots(paths.boots), readGrubenv(grubenvFile), readTrialRecord(paths.trial)]);
     const before = trialStateOf(env.vars.get(GRUBENV_TRIAL));
     const bootedTrial = trial ? bootedSameFiles(trial, record) : await bootedTrialEntry(paths.grubDir, env.vars.get(GRUBENV_TRIAL_ENTRY), imageName);
-    const step = trialStep(before, bootedTrial ? 'record-trial' : 'record-other');
+    const step = trialStep(before, bootedTrial ? (verdict.good ? 'record-trial' : 'record-trial-unhealthy') : 'record-other');
     let after = before;
     let newlyFailed = false;
     if (step.ok) {
@@ -107,17 +165,34 @@ export async function recordBoot(world: World, config: Config): Promise<BootReco
       if (after === 'none' && trial) await removeTrialRecord(paths.trial);
       newlyFailed = after === 'failed' && (before !== 'failed' || trial?.state !== 'failed');
       if (after === 'failed' && trial && trial.state !== 'failed') {
-        await writeTrialRecord(paths.trial, { ...trial, state: 'failed', failedAt: trial.failedAt ?? record.time });
+        const failed = { ...trial, state: 'failed' as const, failedAt: trial.failedAt ?? record.time };
+        if (bootedTrial && !verdict.good) failed.failure = verdictSentence(verdict);
+        await writeTrialRecord(paths.trial, failed);
       }
     }
     await writeBoots(paths.boots, withBoot(boots.boots, record));
-    const outcome: BootRecordOutcome = { record, trial: { before, after, newlyFailed } };
+    const outcome: BootRecordOutcome = { record, trial: { before, after, newlyFailed }, verdict };
+    if (against) outcome.against = against;
+    if (waitedSeconds > 0) outcome.waitedSeconds = waitedSeconds;
     if (guessed) outcome.guessed = guessed;
-    const kept = await keepKnownGoodForDracut(world, config, record);
+    const kept = verdict.good ? await keepKnownGoodForDracut(world, config, record) : undefined;
     if (kept) outcome.kept = kept;
     outcome.fallback = await refreshFallback(world, config, { boot: { record, trialAfter: after } });
     return outcome;
   });
+  // A trial that came up less healthy than the known-good goes back to it now, not at the next
+  // power cut: grubenv says failed, so GRUB starts the known-good. Only a trial is ever rebooted.
+  if (outcome.trial.before === 'booting' && outcome.trial.after === 'failed' && !verdict.good && outcome.trial.newlyFailed) {
+    if (options.reboot ?? world.root === '/') {
+      // Said before the reboot starts: once it runs, the journal may not reach the console.
+      world.log.error(`the trial of ${record.image} failed its verdict: rebooting, and GRUB starts the known-good from now on; kbackup status says how to retry or accept it`);
+      const r = await world.exec('systemctl', ['--no-block', 'reboot'], { timeoutMs: 60_000 });
+      outcome.reboot = { code: r.code, stderr: r.stderr };
+    } else {
+      outcome.reboot = 'skipped';
+    }
+  }
+  return outcome;
 }
 
 /** Without trial.json (removed by hand), whether the booted image is the one grub.cfg's trial entry boots. */

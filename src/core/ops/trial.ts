@@ -10,7 +10,7 @@ import { readManifest } from '../io/manifest';
 import { runUpdateGrub } from '../io/update-grub';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
-import { bootedSameFiles, knownGood, type BootRecord } from '../model/boots';
+import { bootedSameFiles, knownGood, latestBoot, type BootRecord } from '../model/boots';
 import type { Config } from '../model/config';
 import { RefusedError } from '../model/errors';
 import { parseGrubCfg, resolveDefaultEntry, grubPathBasename, type GrubMenu } from '../model/grub/grub-cfg';
@@ -146,7 +146,7 @@ async function sameFiles(paths: Paths, imageName: string, initrdName: string | n
 
 export type ArmOutcome =
   | { armed: true; dryRun: boolean; record: TrialRecord; args: string }
-  | { armed: false; why: string; unchanged?: boolean };
+  | { armed: false; why: string; unchanged?: boolean; noKnownGoodYet?: boolean };
 
 export function refusalSentence(refusal: TrialRefusal, facts: TrialFacts): string {
   const what = facts.record ? facts.record.image : 'the trial';
@@ -179,7 +179,10 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     if (!step.ok) return refuse(refusalSentence(step.refusal, facts));
     const good = facts.knownGood;
     if (!good) {
-      return refuse('no boot has been recorded yet, so there is no known-good to fall back to (kbackup-boot-record.service records each successful boot)');
+      const why = 'no boot has been recorded yet, so there is no known-good to fall back to (kbackup-boot-record.service records each successful boot)';
+      // Right after kbackup is installed, until the first reboot: expected, and nothing to fix.
+      if (options.hook) return { armed: false, why, noKnownGoodYet: true };
+      return refuse(why);
     }
     let target: BootTarget | undefined;
     let targetHashes: { imageSha256: string; initrdSha256: string | null } | undefined;
@@ -202,7 +205,7 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     }
     const goodRef = await goodTarget(facts, good);
     if ('missing' in goodRef) return refuse(`${goodRef.missing}; run update-grub, then kbackup trial arm`);
-    const args = trialArgs(TRIAL_PANIC_SECONDS, await detectGenerator(world.root));
+    const args = trialArgs(TRIAL_PANIC_SECONDS, await detectGenerator(world.root), config.trialDeadlineSeconds);
     const record: TrialRecord = {
       state: 'armed',
       version: target.imageName.replace(/^[^-]*-/, ''),
@@ -255,6 +258,20 @@ export interface TrialView {
   unavailable: string | null;
   trialBoot: boolean;
   sentence: string;
+  /** The newest boot, when it failed its verdict (it is not the known-good): what it lacked, in one sentence. */
+  unhealthy: { image: string; version: string; time: string; problems: string[]; sentence: string } | null;
+}
+
+/** The newest boot when it failed its verdict, said so with what to do. */
+function unhealthyBoot(facts: TrialFacts): TrialView['unhealthy'] {
+  const last = latestBoot(facts.boots);
+  if (!last?.verdict || last.verdict.good) return null;
+  const good = facts.knownGood;
+  const sentence =
+    `the boot of ${last.image} (${last.version}) at ${last.time} is less healthy than the known-good: ${last.verdict.problems.join('; ')}; ` +
+    (good ? `it was not recorded as known-good, so GRUB's fallback stays ${good.image}; ` : 'it was not recorded as known-good; ') +
+    'fix what is missing and reboot, or boot the known-good';
+  return { image: last.image, version: last.version, time: last.time, problems: last.verdict.problems, sentence };
 }
 
 export function describeTrial(facts: TrialFacts): TrialView {
@@ -267,7 +284,9 @@ export function describeTrial(facts: TrialFacts): TrialView {
   switch (facts.state) {
     case 'failed':
       sentence =
-        `the trial of ${x} failed${t?.failedAt ? ` at ${t.failedAt}` : ''} and the machine runs ${running ?? 'the known-good'}; ` +
+        `the trial of ${x} failed${t?.failedAt ? ` at ${t.failedAt}` : ''} ` +
+        `(${t?.failure ? `its verdict: ${t.failure}` : 'it never reached its verdict: a panic, a hang past TRIAL_DEADLINE, an emergency shell or a reset'}) ` +
+        `and the machine runs ${running ?? 'the known-good'}; ` +
         `kbackup trial retry tries ${x} once more, kbackup trial accept boots it again without a trial`;
       break;
     case 'armed':
@@ -282,7 +301,7 @@ export function describeTrial(facts: TrialFacts): TrialView {
       else if (!facts.config.trialBoot) sentence += ' (TRIAL_BOOT=no)';
       break;
   }
-  return { state: facts.state, trial: t ?? null, knownGood: good, running, unavailable, trialBoot: facts.config.trialBoot, sentence };
+  return { state: facts.state, trial: t ?? null, knownGood: good, running, unavailable, trialBoot: facts.config.trialBoot, sentence, unhealthy: unhealthyBoot(facts) };
 }
 
 export async function trialStatus(world: World, config: Config): Promise<TrialView & { boots: BootRecord[] }> {
