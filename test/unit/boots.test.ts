@@ -33,12 +33,27 @@ function rec(over: Partial<BootRecord> & { time: string }): BootRecord {
 }
 
 describe('boot records', () => {
-  it('the known-good is the newest record, whatever the order in the file', () => {
-    const a = rec({ time: '2026-11-01T10:00:00.000Z', imageSha256: 'a' });
-    const b = rec({ time: '2026-11-02T10:00:00.000Z', imageSha256: 'b' });
-    expect(knownGood([a, b])?.imageSha256).toBe('b');
-    expect(knownGood([b, a])?.imageSha256).toBe('b');
+  it('the known-good is the record made last, whatever clock it carries (a boot whose RTC said 2099 does not stay the known-good)', () => {
+    const a = rec({ time: '2026-11-01T10:00:00.000Z', imageSha256: 'a', bootId: 'a' });
+    const future = rec({ time: '2099-01-01T00:00:00.000Z', imageSha256: 'future', bootId: 'future' });
+    const c = rec({ time: '2026-11-03T10:00:00.000Z', imageSha256: 'c', bootId: 'c' });
+    let boots = withBoot(withBoot([a], future), c);
+    expect(boots.map((b) => b.imageSha256)).toEqual(['a', 'future', 'c']);
+    expect(knownGood(boots)?.imageSha256).toBe('c');
+    const d = rec({ time: '2026-11-04T10:00:00.000Z', imageSha256: 'd', bootId: 'd' });
+    boots = withBoot(boots, d);
+    expect(knownGood(boots)?.imageSha256).toBe('d');
     expect(knownGood([])).toBeUndefined();
+  });
+
+  it('the known-good record is never dropped by the limit, however many unhealthy boots follow it', () => {
+    let boots: BootRecord[] = [rec({ time: '2026-01-01T00:00:00.000Z', imageSha256: 'good', bootId: 'good' })];
+    for (let i = 0; i < BOOTS_KEPT + 3; i++) {
+      boots = withBoot(boots, rec({ time: new Date(Date.UTC(2026, 1, 1 + i)).toISOString(), bootId: `bad${i}`, verdict: { good: false, problems: ['no network'] } }));
+    }
+    expect(boots).toHaveLength(BOOTS_KEPT);
+    expect(knownGood(boots)?.imageSha256).toBe('good');
+    expect(boots.at(-1)!.bootId).toBe(`bad${BOOTS_KEPT + 2}`);
   });
 
   it('one record per boot, newest last, only the last 20 kept', () => {

@@ -117,20 +117,22 @@ export function judgedGood(record: BootRecord): boolean {
 }
 
 /**
- * The known-good: the newest record that passed its verdict (records are kept oldest first). A boot
+ * The known-good: the newest record that passed its verdict (records are kept in the order they were
+ * made, oldest first; their clocks may be wrong). A boot
  * that came up without its network or a mount never becomes the fallback.
  */
 export function knownGood(records: readonly BootRecord[]): BootRecord | undefined {
-  let best: BootRecord | undefined;
-  for (const r of records) if (judgedGood(r) && (!best || Date.parse(r.time) >= Date.parse(best.time))) best = r;
-  return best;
+  for (let i = records.length - 1; i >= 0; i--) if (judgedGood(records[i]!)) return records[i];
+  return undefined;
 }
 
-/** The newest record, good or not: the boot the machine is running (or last ran). */
+/**
+ * The newest record, good or not: the boot the machine is running (or last ran). "Newest" is the
+ * order the records were made in (boots.json keeps them so), never the clock they carry: one boot
+ * with its RTC in 2099 must not stay the newest for ever.
+ */
 export function latestBoot(records: readonly BootRecord[]): BootRecord | undefined {
-  let best: BootRecord | undefined;
-  for (const r of records) if (!best || Date.parse(r.time) >= Date.parse(best.time)) best = r;
-  return best;
+  return records.at(-1);
 }
 
 /**
@@ -142,8 +144,12 @@ export function withBoot(records: readonly BootRecord[], record: BootRecord, kep
   const previous = records.find((r) => r.bootId === record.bootId);
   // A re-run must not forget that this boot was a trial's promotion or a fallback.
   const merged = previous && record.trial === null && previous.trial !== null ? { ...record, trial: previous.trial } : record;
-  const all = [...others, merged].sort((a, b) => Date.parse(a.time) - Date.parse(b.time));
-  return all.slice(Math.max(0, all.length - kept));
+  // Appended, not sorted by time: the order of recording is the order of boots.
+  const all = [...others, merged];
+  const newest = all.slice(Math.max(0, all.length - kept));
+  // However many unhealthy boots follow it, the known-good's record is never dropped.
+  const good = knownGood(all);
+  return good && !newest.includes(good) ? [good, ...newest.slice(1)] : newest;
 }
 
 /** BOOT_IMAGE from a kernel command line, as GRUB put it there (`(hd0,gpt2)/vmlinuz-V` or `/boot/vmlinuz-V`). */
