@@ -107,6 +107,7 @@ export async function runStatus(ctx: CommandContext, format: StatusFormat): Prom
   }
   const lines: string[] = [];
   lines.push(view.knownGood ? `known-good: ${view.knownGood.image} with ${view.knownGood.initrd ?? 'no initrd'} (booted ${view.knownGood.time})` : 'known-good: none recorded yet');
+  if (view.bootsProblem) lines.push(`boot records: ${view.bootsProblem}`);
   lines.push(`trial: ${view.sentence}`);
   if (fallback.sentence) lines.push(`fallback: ${fallback.sentence}`);
   if (fallback.knownGoodRelease) {

@@ -66,30 +66,52 @@ export interface RecordedVerdict {
 const isStr = (v: unknown): v is string => typeof v === 'string';
 const isStrOrNull = (v: unknown) => v === null || typeof v === 'string';
 
-/** Validates parsed JSON (an array of records); returns a reason when it is not one this version understands. */
-export function validateBoots(value: unknown): { boots: BootRecord[] } | { reason: string } {
+/**
+ * Splits parsed JSON (an array of records) into the records this version understands and those it
+ * does not (written by a newer kbackup, or damaged): those are kept as they are, never dropped.
+ * Returns a reason when the value is not an array at all.
+ */
+export function validateBoots(value: unknown): { boots: BootRecord[]; unknown: unknown[] } | { reason: string } {
   if (!Array.isArray(value)) return { reason: 'not a JSON array of boot records' };
-  for (const [i, b] of value.entries()) {
-    const r = b as Partial<BootRecord> | null;
-    if (
-      !r ||
-      !isStr(r.time) ||
-      Number.isNaN(Date.parse(r.time)) ||
-      !isStr(r.bootId) ||
-      !isStr(r.version) ||
-      !isStr(r.image) ||
-      !isStrOrNull(r.initrd) ||
-      !isStr(r.imageSha256) ||
-      !isStrOrNull(r.initrdSha256) ||
-      !isStrOrNull(r.setId ?? null) ||
-      !(r.trial === null || r.trial === undefined || (BOOT_TRIAL_MARKS as readonly string[]).includes(r.trial)) ||
-      !(r.health === undefined || validHealth(r.health)) ||
-      !(r.verdict === undefined || validVerdict(r.verdict))
-    ) {
-      return { reason: `record ${i} lacks time, bootId, version, image or a checksum` };
-    }
+  const boots: BootRecord[] = [];
+  const unknown: unknown[] = [];
+  for (const b of value) (understood(b) ? boots : unknown).push(b);
+  return { boots, unknown };
+}
+
+/**
+ * The sha256 sums and set IDs a record this version does not understand may name: the sets holding
+ * them might be its known-good, so no prune removes them.
+ */
+export function namedByUnknown(unknown: readonly unknown[]): { hashes: Set<string>; ids: Set<string> } {
+  const hashes = new Set<string>();
+  const ids = new Set<string>();
+  for (const u of unknown) {
+    if (!u || typeof u !== 'object') continue;
+    const r = u as Record<string, unknown>;
+    for (const k of ['imageSha256', 'initrdSha256']) if (isStr(r[k])) hashes.add(r[k] as string);
+    if (isStr(r.setId)) ids.add(r.setId);
   }
-  return { boots: value as BootRecord[] };
+  return { hashes, ids };
+}
+
+function understood(b: unknown): b is BootRecord {
+  const r = b as Partial<BootRecord> | null;
+  return (
+    !!r &&
+    isStr(r.time) &&
+    !Number.isNaN(Date.parse(r.time)) &&
+    isStr(r.bootId) &&
+    isStr(r.version) &&
+    isStr(r.image) &&
+    isStrOrNull(r.initrd) &&
+    isStr(r.imageSha256) &&
+    isStrOrNull(r.initrdSha256) &&
+    isStrOrNull(r.setId ?? null) &&
+    (r.trial === null || r.trial === undefined || (BOOT_TRIAL_MARKS as readonly string[]).includes(r.trial)) &&
+    (r.health === undefined || validHealth(r.health)) &&
+    (r.verdict === undefined || validVerdict(r.verdict))
+  );
 }
 
 const isStrArray = (v: unknown) => Array.isArray(v) && v.every(isStr);

@@ -39,6 +39,7 @@ export const CHECK_CODES = [
   'fallback-running',
   'known-good-modules-removed',
   'boot-unhealthy',
+  'boots-unreadable',
 ] as const;
 
 /** The links linux-base keeps, in / or (link_in_boot) in /boot. */
@@ -77,6 +78,8 @@ export interface CheckState {
   manifest: Manifest;
   manifestState: ManifestState;
   manifestProblem?: string;
+  /** boots.json (or a copy of it set aside) cannot be read: the known-good is not known for sure. */
+  bootsProblem?: string;
   stems: string[];
   scan: Pick<BootScan, 'temps'>;
 }
@@ -183,6 +186,7 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
       ),
     );
   }
+  if (state.bootsProblem) problems.push(problem('boots-unreadable', state.bootsProblem));
   if (state.manifestState === 'corrupt') {
     problems.push(problem('manifest-corrupt', `the manifest is unreadable (${state.manifestProblem}); the next backup rebuilds it`, 'warning'));
   } else if (state.manifestState === 'missing' && model.sets.length > 0) {

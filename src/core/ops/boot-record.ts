@@ -3,7 +3,7 @@
 // its health and verdict, moves a trial on (promoted, or failed and rebooted), and on dracut
 // systems keeps a copy of the known-good's files (read → decide → write, under the lock).
 import * as path from 'node:path';
-import { readBoots, readTrialRecord, removeTrialRecord, writeBoots, writeTrialRecord } from '../io/boots';
+import { readBoots, readTrialRecord, removeTrialRecord, setBootsAside, writeBoots, writeTrialRecord } from '../io/boots';
 import { exists, readText, sha256File } from '../io/files';
 import { readGrubenv, writeGrubenv } from '../io/grubenv';
 import { detectGenerator } from '../io/initrd-context';
@@ -16,7 +16,7 @@ import type { Config } from '../model/config';
 import { IoError } from '../model/errors';
 import { editGrubenv } from '../model/grub/grubenv';
 import { manifestHashes } from '../model/manifest';
-import { parseBootName, setId } from '../model/names';
+import { formatStamp, parseBootName, setId } from '../model/names';
 import { menuEntries } from '../model/grub/entries';
 import { grubPathBasename, parseGrubCfg } from '../model/grub/grub-cfg';
 import { grubenvChanges, trialStateOf, trialStep, GRUBENV_TRIAL, GRUBENV_TRIAL_ENTRY, type TrialState } from '../model/trial';
@@ -170,7 +170,13 @@ export async function recordBoot(world: World, config: Config, options: RecordBo
         await writeTrialRecord(paths.trial, failed);
       }
     }
-    await writeBoots(paths.boots, withBoot(boots.boots, record));
+    if (boots.state === 'corrupt') {
+      // Never overwritten: the records in it may name the known-good. Kept aside, and until the
+      // admin removes that copy, no prune deletes a set (ops/state.ts).
+      const kept = await setBootsAside(paths.boots, formatStamp(world.now()));
+      world.log.warn(`${paths.boots} was unreadable (${boots.reason}); kept it as ${kept} and started a new one. kbackup prunes no backup set until you have looked at ${kept} and removed it`);
+    }
+    await writeBoots(paths.boots, withBoot(boots.boots, record), boots.unknown);
     const outcome: BootRecordOutcome = { record, trial: { before, after, newlyFailed }, verdict };
     if (against) outcome.against = against;
     if (waitedSeconds > 0) outcome.waitedSeconds = waitedSeconds;

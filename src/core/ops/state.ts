@@ -2,7 +2,7 @@
 // manifest in line with /boot before a change.
 import * as path from 'node:path';
 import { applyDeletes } from '../io/apply';
-import { readBoots } from '../io/boots';
+import { readBoots, type BootsRead } from '../io/boots';
 import { readConfig, readConfigLenient, readConfigText } from '../io/config-file';
 import { isDirectory, sha256File } from '../io/files';
 import { acquireLock } from '../io/lock';
@@ -11,7 +11,7 @@ import { scanBoot } from '../io/scan';
 import { pathsFor, type Paths } from '../io/paths';
 import type { World } from '../world';
 import { modelBoot, type BootModel, type BootScan } from '../model/boot-model';
-import { knownGoodSetIds, type BootRecord } from '../model/boots';
+import { knownGoodSetIds, namedByUnknown, type BootRecord } from '../model/boots';
 import { isValidStem, saysOnErrorFail, type Config } from '../model/config';
 import { emptyManifest, manifestHashes, withSet, withoutSets, type Manifest, type ManifestState } from '../model/manifest';
 import { DEFAULT_STEMS, formatStamp } from '../model/names';
@@ -34,6 +34,11 @@ export interface State {
   /** Backup sets holding the known-good's kernel image and initrd: no prune ever removes them. */
   knownGoodIds: string[];
   manifestProblem?: string;
+  /**
+   * Why the known-good is not known for sure: boots.json is unreadable, or an unreadable copy of it
+   * was set aside and is still there. Then every set is kept from pruning (knownGoodIds holds them all).
+   */
+  bootsProblem?: string;
 }
 
 /** The configuration of this world: a missing default file means the defaults; a file named with --config must exist. */
@@ -65,13 +70,33 @@ export async function readState(world: World, config: Config): Promise<State> {
   const scan = await scanBoot(paths.boot, stems);
   const model = modelBoot(scan);
   const recorded = new Map(read.manifest.sets.map((s) => [s.id, manifestHashes(s)]));
-  const knownGoodIds = knownGoodSetIds(
-    boots.boots,
-    model.sets.map((s) => recorded.get(s.id) ?? { id: s.id }),
-  );
+  const hashed = model.sets.map((s) => recorded.get(s.id) ?? { id: s.id });
+  const bootsProblem = bootsProblemOf(paths.boots, boots);
+  // Records this version does not understand may be the real known-good: the sets they name stay too.
+  const foreign = namedByUnknown(boots.unknown);
+  const knownGoodIds = bootsProblem
+    ? model.sets.map((s) => s.id)
+    : [
+        ...new Set([
+          ...knownGoodSetIds(boots.boots, hashed),
+          ...hashed.filter((s) => foreign.ids.has(s.id) || (s.imageSha256 !== undefined && foreign.hashes.has(s.imageSha256))).map((s) => s.id),
+        ]),
+      ];
   const state: State = { paths, config, stems, scan, model, manifest: read.manifest, manifestState: read.state, boots: boots.boots, knownGoodIds };
   if (read.state === 'corrupt') state.manifestProblem = read.reason;
+  if (bootsProblem) state.bootsProblem = bootsProblem;
   return state;
+}
+
+/** One sentence for an unreadable boots.json, or a copy of one still set aside; undefined when all is well. */
+export function bootsProblemOf(file: string, boots: BootsRead): string | undefined {
+  if (boots.state === 'corrupt') {
+    return `${file} is unreadable (${boots.reason}), so the known-good boot is not known: kbackup prunes no backup set until it is fixed or removed (the next boot record keeps it aside and starts a new one)`;
+  }
+  if (boots.asideFiles.length > 0) {
+    return `${boots.asideFiles.join(', ')} ${boots.asideFiles.length === 1 ? 'holds' : 'hold'} boot records kbackup could not read, so the known-good may be older than the records say: kbackup prunes no backup set until you have looked at ${boots.asideFiles.length === 1 ? 'it' : 'them'} and removed ${boots.asideFiles.length === 1 ? 'it' : 'them'}`;
+  }
+  return undefined;
 }
 
 /** Runs `fn` holding the lock of this root. */

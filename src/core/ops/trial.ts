@@ -3,6 +3,7 @@
 // value; the state machine (model/trial.ts) decides; grubenv and trial.json are written last.
 import * as path from 'node:path';
 import { readBoots, readTrialRecord, removeTrialRecord, writeTrialRecord } from '../io/boots';
+import { bootsProblemOf } from './state';
 import { exists, readText, sha256File } from '../io/files';
 import { probeGrubDir, readGrubenv, writeGrubenv, type GrubProbe } from '../io/grubenv';
 import { detectGenerator } from '../io/initrd-context';
@@ -46,6 +47,8 @@ export interface TrialFacts {
   /** Why GRUB could not save its environment at boot, if it could not. */
   grubenvUnwritable?: string;
   manifest: Manifest;
+  /** boots.json cannot be read (ops/state.ts bootsProblemOf). */
+  bootsProblem?: string;
 }
 
 export async function readTrialFacts(world: World, config: Config, options: { probe?: boolean } = {}): Promise<TrialFacts> {
@@ -60,6 +63,8 @@ export async function readTrialFacts(world: World, config: Config, options: { pr
   ]);
   const facts: TrialFacts = { paths, config, state: trialStateOf(env.vars.get(GRUBENV_TRIAL)), boots: boots.boots, manifest: manifest.manifest };
   if (record) facts.record = record;
+  const bootsProblem = bootsProblemOf(paths.boots, boots);
+  if (bootsProblem) facts.bootsProblem = bootsProblem;
   const good = knownGood(boots.boots);
   if (good) facts.knownGood = good;
   if (grubCfgText !== undefined) {
@@ -304,9 +309,9 @@ export function describeTrial(facts: TrialFacts): TrialView {
   return { state: facts.state, trial: t ?? null, knownGood: good, running, unavailable, trialBoot: facts.config.trialBoot, sentence, unhealthy: unhealthyBoot(facts) };
 }
 
-export async function trialStatus(world: World, config: Config): Promise<TrialView & { boots: BootRecord[] }> {
+export async function trialStatus(world: World, config: Config): Promise<TrialView & { boots: BootRecord[]; bootsProblem?: string }> {
   const facts = await readTrialFacts(world, config);
-  return { ...describeTrial(facts), boots: facts.boots };
+  return { ...describeTrial(facts), boots: facts.boots, ...(facts.bootsProblem ? { bootsProblem: facts.bootsProblem } : {}) };
 }
 
 export type HookArmOutcome = { skipped: string } | (ArmOutcome & { updateGrub?: { code: number; stderr: string } });
