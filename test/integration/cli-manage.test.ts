@@ -109,10 +109,27 @@ describe.runIf(isRoot)('space guard (tmpfs /boot, as root)', () => {
     expect(kbackup(root, ['hook', 'preinst', V]).code).toBe(1);
   });
 
-  it('prunes older sets first when that makes room', () => {
+  it('prunes older sets first when that makes room, never the newest complete set of the version being replaced', () => {
     root = makeRoot();
-    // 6 MiB: 1.5 MiB live, a 2 MiB older set, 2.5 MiB free; a new set (1.5 MiB) plus MIN_FREE_MB=2
-    // fits only once the older set is gone.
+    // 6 MiB: 1.5 MiB live, two 1.5 MiB older sets, about 1.5 MiB free; a new set (1.5 MiB) plus
+    // MIN_FREE_MB=1 fits only once the oldest set is gone.
+    tmpfsBoot(root, '6m');
+    installKernel(root, V, 1, { vmlinuz: 512 * 1024, initrd: 1024 * 1024 });
+    for (const [stamp, seed] of [['202601010000', 3], ['202602010000', 4]] as const) {
+      fakeSet(root, stamp, V, seed, ['kernel', 'initrd.img']);
+      root.write(`boot/initrd.img-${V}~~backup${stamp}`, bytes(1536 * 1024, seed + 10));
+    }
+    root.config('MIN_FREE_MB=1\n');
+    const r = kbackup(root, ['hook', 'preinst', V]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain(`removed ${V}~~backup202601010000 (to make room)`);
+    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string; complete: boolean }[];
+    expect(sets.map((s) => s.id)).toContain(`${V}~~backup202602010000`);
+    expect(sets).toHaveLength(2);
+  });
+
+  it('never deletes the only set of the version for room: the backup is skipped with a warning instead', () => {
+    root = makeRoot();
     tmpfsBoot(root, '6m');
     installKernel(root, V, 1, { vmlinuz: 512 * 1024, initrd: 1024 * 1024 });
     fakeSet(root, '202601010000', V, 3, ['kernel', 'initrd.img']);
@@ -120,10 +137,9 @@ describe.runIf(isRoot)('space guard (tmpfs /boot, as root)', () => {
     root.config('MIN_FREE_MB=2\n');
     const r = kbackup(root, ['hook', 'preinst', V]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain(`removed ${V}~~backup202601010000 (to make room)`);
-    const sets = JSON.parse(kbackup(root, ['list', '--json']).stdout) as { id: string; complete: boolean }[];
-    expect(sets).toHaveLength(1);
-    expect(sets[0]!.complete).toBe(true);
+    expect(r.stderr).toMatch(/not enough space in \/boot for a backup/);
+    expect(r.stderr).not.toContain('removed');
+    expect(root.ls()).toContain(`kernel-${V}~~backup202601010000`);
   });
 
   it('leaves no partial set when the copy itself runs out of space (ENOSPC)', () => {
@@ -416,7 +432,9 @@ describe('lock', () => {
   it('makes a second run wait, then say who holds the lock; a dead holder is taken over', async () => {
     root = makeRoot();
     installKernel(root);
-    const holder = spawn('sleep', ['30']);
+    // A process that is a kbackup as far as /proc/PID/cmdline says (a lock naming any other program is stale).
+    const holder = spawn('bash', ['-c', 'exec -a kbackup sleep 30']);
+    await new Promise((res) => setTimeout(res, 200));
     try {
       root.write('var/lib/kbackup/lock', JSON.stringify({ pid: holder.pid, command: 'snapshot test', since: '2026-11-22T20:40:00Z' }));
       const r = kbackup(root, ['snapshot', V]);

@@ -257,3 +257,42 @@ describe('8. adopt beside a same-named kbackup set', () => {
     ]);
   });
 });
+
+// Issue 15, item 6: an unreadable configuration must not stop (or hang) a kernel update.
+describe('an unreadable /etc/default/kbackup', () => {
+  const kinds: [string, (r: TempRoot) => void][] = [
+    ['a directory', (r) => fs.mkdirSync(r.file('etc/default/kbackup'), { recursive: true })],
+    [
+      'a symbolic link loop',
+      (r) => {
+        fs.mkdirSync(r.file('etc/default'), { recursive: true });
+        fs.symlinkSync('kbackup.loop', r.file('etc/default/kbackup'));
+        fs.symlinkSync('kbackup', r.file('etc/default/kbackup.loop'));
+      },
+    ],
+    [
+      'a FIFO (nothing ever writes to it)',
+      (r) => {
+        fs.mkdirSync(r.file('etc/default'), { recursive: true });
+        const made = spawnSync('mkfifo', [r.file('etc/default/kbackup')]);
+        expect(made.status).toBe(0);
+      },
+    ],
+  ];
+
+  it.each(kinds)('that is %s: the preinst and postinst hooks warn, back up with the defaults, and exit 0; a command says what to fix (exit 2), and nothing hangs', (_, make) => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    fs.rmSync(root.file('etc/default/kbackup'), { force: true, recursive: true });
+    make(root);
+    const pre = kbackup(root, ['hook', 'preinst', V]);
+    expect(pre.code, pre.stderr).toBe(0);
+    expect(pre.stderr).toMatch(/cannot read .*etc\/default\/kbackup.*; until this is fixed, kbackup uses the default settings, still backs up, and deletes nothing/);
+    expect(idsOnDisk(root)).toHaveLength(1);
+    const post = kbackup(root, ['hook', 'postinst', V]);
+    expect(post.code, post.stderr).toBe(0);
+    const list = kbackup(root, ['list']);
+    expect(list.code).toBe(2);
+    expect(list.stderr).toMatch(/cannot read .*etc\/default\/kbackup/);
+  });
+});

@@ -155,3 +155,22 @@ describe('KEEP=0 with a known-good', () => {
     expect((await backupBeforeUpdate(world, config({ keep: 0 }), '6.1.0-99-amd64'))!.skip?.reason).toBe('keep-zero');
   });
 });
+
+describe('a stale lock', () => {
+  it.each([
+    ['pid 1 (after a crash and a reboot), in the old format', { pid: 1, command: 'preinst 6.1.0-18-amd64', since: '2026-10-01T00:00:00.000Z', token: 'x' }],
+    ['a live pid from another boot', { pid: process.pid, command: 'snapshot', since: '2026-10-01T00:00:00.000Z', token: 'y', bootId: 'another-boot' }],
+    ['a live pid that was reused (another start time)', { pid: process.pid, command: 'snapshot', since: '2026-10-01T00:00:00.000Z', token: 'z', startTime: '1' }],
+  ])('naming %s is taken over at once, with a warning that says so', async (_, lock) => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    root.write('var/lib/kbackup/lock', `${JSON.stringify(lock)}\n`);
+    const world = testWorld(root.dir);
+    const started = Date.now();
+    const plan = await snapshot(world, config(), V, false);
+    expect(plan.id).toBeDefined();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    expect(world.logs.join('\n')).toMatch(/took over .*lock: it names pid \d+ .*which is not a kbackup running in this boot/);
+    expect(fs.existsSync(path.join(root.dir, 'var/lib/kbackup/lock'))).toBe(false);
+  });
+});

@@ -72,11 +72,12 @@ describe('boot records', () => {
     expect(withBoot([first], rerun)).toEqual([{ ...rerun, trial: 'promoted' }]);
   });
 
-  it('validates the file and says what is wrong', () => {
-    expect(validateBoots([rec({ time: '2026-11-01T10:00:00.000Z' })])).toHaveProperty('boots');
-    expect(validateBoots([])).toEqual({ boots: [] });
+  it('validates the file: not an array is a reason; a record this version does not understand is kept apart, never dropped', () => {
+    const good = rec({ time: '2026-11-01T10:00:00.000Z' });
+    expect(validateBoots([good])).toEqual({ boots: [good], unknown: [] });
+    expect(validateBoots([])).toEqual({ boots: [], unknown: [] });
     expect(validateBoots({ boots: [] })).toEqual({ reason: 'not a JSON array of boot records' });
-    expect(validateBoots([{ time: 'x' }])).toHaveProperty('reason');
+    expect(validateBoots([{ time: 'x' }, good])).toEqual({ boots: [good], unknown: [{ time: 'x' }] });
     expect(validateBoots(null)).toHaveProperty('reason');
   });
 

@@ -101,7 +101,12 @@ export function bootsProblemOf(file: string, boots: BootsRead): string | undefin
 
 /** Runs `fn` holding the lock of this root. */
 export async function withLock<T>(world: World, command: string, waitMs: number, fn: () => Promise<T>): Promise<T> {
-  const lock = await acquireLock(pathsFor(world.root).lock, command, { waitMs, now: () => world.now() });
+  const lock = await acquireLock(pathsFor(world.root).lock, command, {
+    waitMs,
+    now: () => world.now(),
+    onStale: (h) =>
+      world.log.warn(`took over ${pathsFor(world.root).lock}: it names pid ${h.pid} ("${h.command}", since ${h.since}), which is not a kbackup running in this boot (left by a crash or a reboot)`),
+  });
   try {
     return await fn();
   } finally {
