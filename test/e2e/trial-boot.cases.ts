@@ -14,6 +14,7 @@
 // systemd-analyze verify. Each qemu run is bounded; its console is saved and quoted on failure.
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { expectFallbackVisible } from './fallback-visible';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Chroot, createChroot, grubEntries, hostRun, type Suite } from './harness';
 import {
@@ -247,6 +248,8 @@ export function trialBootTests(suite: Suite): void {
       const again = suite === 'bookworm';
       c.writeFile(REBOOTS_FILE, again ? '1\n' : '0\n');
       c.writeFile(STATUS_FILE, '');
+      // node_exporter's textfile directory: the fallback boot writes its metrics there (issue 16).
+      fs.mkdirSync(c.host('/var/lib/prometheus/node-exporter'), { recursive: true });
       const run = await boot('a-broken', again ? 3 : 2);
       const [trial, fallback, third] = splitBoots(run.console);
       // The scenario reproduces: the trial kernel (the live /boot/vmlinuz-V) never reaches userspace.
@@ -263,10 +266,11 @@ export function trialBootTests(suite: Suite): void {
       expect(status, consoleTail(run)).toMatch(/fail/i);
       expect(status).toContain('kbackup trial retry');
       expect(status).toContain('kbackup trial accept');
-      // (issue 16: the fallback's own report, login message and metrics, is checked here.)
       // ...and keeps doing so until the administrator acts.
       if (again) expect(third!.bootImage, consoleTail(run)).toBe(good!.linux);
       const disk = diskOf(run);
+      // The fallback is seen (issue 16): the login line with the commands to act, and the metrics.
+      expectFallbackVisible((p) => readFromDisk(disk, p), V);
       expect(grubenvVars(readFromDisk(disk, '/boot/grub/grubenv')).kbackup_trial).toBe('failed');
       const trialState = JSON.parse(readFromDisk(disk, '/var/lib/kbackup/trial.json') ?? 'null') as { state: string; imageSha256: string; failedAt?: string } | null;
       expect(trialState).toMatchObject({ state: 'failed', imageSha256: brokenSha });

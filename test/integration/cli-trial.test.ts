@@ -249,3 +249,44 @@ describe('trial boot', () => {
     });
   });
 });
+
+// Issue 15, items 9 and 13: arming says what is true of grubenv.
+describe('arming and grubenv', () => {
+  function newKernelInstalled(): TempRoot {
+    const r = recordedMachine();
+    installKernel(r, V2, 2);
+    grubCfg(r, [live(V2), live(V)]);
+    return r;
+  }
+
+  it('a full grubenv is a clear refusal: no stack, nothing armed, no trial.json saying armed', () => {
+    root = newKernelInstalled();
+    // An admin's variable fills the 1024-byte block.
+    editenv(root, 'set', `admin_note=${'x'.repeat(900)}`);
+    const before = fs.readFileSync(root.file('boot/grub/grubenv'));
+    const arm = kbackup(root, ['trial', 'arm']);
+    expect(arm.code, arm.stderr).toBe(1);
+    expect(arm.stderr).toMatch(/grubenv has no room for kbackup's trial variables .*grub-editenv/);
+    expect(arm.stderr).not.toMatch(/internal error|    at /);
+    expect(fs.readFileSync(root.file('boot/grub/grubenv'))).toEqual(before);
+    expect(fs.existsSync(root.file('var/lib/kbackup/trial.json'))).toBe(false);
+    // The hook says the same as a warning, and the update goes on.
+    const hook = kbackup(root, ['hook', 'postinst', V2]);
+    expect(hook.code).toBe(0);
+    expect(hook.stderr).not.toMatch(/internal error|    at /);
+    expect(fs.existsSync(root.file('var/lib/kbackup/trial.json'))).toBe(false);
+    expect(JSON.parse(kbackup(root, ['trial', 'status', '--json']).stdout)).toMatchObject({ state: 'none' });
+  });
+
+  it('a symlinked grubenv is written through: the link stays, its target gets the trial', () => {
+    root = newKernelInstalled();
+    const grubenv = root.file('boot/grub/grubenv');
+    fs.mkdirSync(root.file('boot/efi/EFI/debian'), { recursive: true });
+    fs.renameSync(grubenv, root.file('boot/efi/EFI/debian/grubenv'));
+    fs.symlinkSync('../efi/EFI/debian/grubenv', grubenv);
+    const arm = kbackup(root, ['trial', 'arm']);
+    expect(arm.code, arm.stderr).toBe(0);
+    expect(fs.lstatSync(grubenv).isSymbolicLink()).toBe(true);
+    expect(env(root).kbackup_trial).toBe('armed');
+  });
+});

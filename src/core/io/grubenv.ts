@@ -1,5 +1,7 @@
 // GRUB's environment block (/boot/grub/grubenv): read it, write it whole and atomically, and ask
 // grub-probe whether GRUB can write it back at boot (it cannot on LVM, RAID, btrfs or ZFS).
+import * as fs from 'node:fs/promises';
+import * as path from 'node:path';
 import { parseGrubenv } from '../model/grub/grub-cfg';
 import { writeFileDurably } from './copy';
 import { readText } from './files';
@@ -25,7 +27,21 @@ export async function readGrubenv(file: string): Promise<GrubenvRead> {
  * new one, never half of one.
  */
 export async function writeGrubenv(file: string, text: string): Promise<void> {
-  await writeFileDurably(file, text, 0o644);
+  await writeFileDurably(await symlinkTarget(file), text, 0o644);
+}
+
+/**
+ * Where a write of `file` must go: a symlinked grubenv (some EFI layouts keep it on the ESP) is
+ * written at its target, so the link stays and GRUB reads the new block.
+ */
+async function symlinkTarget(file: string): Promise<string> {
+  let target = file;
+  for (let hops = 0; hops < 16; hops++) {
+    const st = await fs.lstat(target).catch(() => undefined);
+    if (!st?.isSymbolicLink()) return target;
+    target = path.resolve(path.dirname(target), await fs.readlink(target));
+  }
+  return target;
 }
 
 export interface GrubProbe {

@@ -225,10 +225,39 @@ export async function armTrial(world: World, config: Config, options: { dryRun?:
     };
     if (options.dryRun) return { armed: true, dryRun: true, record, args };
     const changes = grubenvChanges('arm', { trialEntry: record.entry, goodEntry: record.goodEntry, args });
-    await writeTrialRecord(facts.paths.trial, record);
-    await writeGrubenv(path.join(facts.paths.grubDir, 'grubenv'), editGrubenv(facts.grubenvText, changes));
+    const grubenvFile = path.join(facts.paths.grubDir, 'grubenv');
+    // GRUB reads grubenv, kbackup reads trial.json: grubenv is written first, so trial.json never
+    // says "armed" for a trial GRUB will not start, and it is put back if trial.json cannot be written.
+    await writeGrubenvOrRefuse(grubenvFile, editedGrubenvOrRefuse(facts.grubenvText, changes, grubenvFile));
+    try {
+      await writeTrialRecord(facts.paths.trial, record);
+    } catch (err) {
+      if (facts.grubenvText !== undefined) await writeGrubenv(grubenvFile, facts.grubenvText).catch(() => undefined);
+      throw err;
+    }
     return { armed: true, dryRun: false, record, args };
   });
+}
+
+/** The new block, or a refusal in one sentence when kbackup's variables do not fit in it. */
+function editedGrubenvOrRefuse(text: string | undefined, changes: ReadonlyMap<string, string | undefined>, file: string): string {
+  try {
+    return editGrubenv(text, changes);
+  } catch (err) {
+    throw new RefusedError(
+      `${file} has no room for kbackup's trial variables (${(err as Error).message}); no trial was armed. ` +
+        'Remove variables you no longer need with grub-editenv (grub-editenv list shows them), then run kbackup trial arm',
+    );
+  }
+}
+
+/** Writes grubenv; a block that cannot be written (read-only, chattr +i) is a refusal, not a crash. */
+async function writeGrubenvOrRefuse(file: string, text: string): Promise<void> {
+  try {
+    await writeGrubenv(file, text);
+  } catch (err) {
+    throw new RefusedError(`cannot write ${file} (${err instanceof Error ? err.message : String(err)}); the trial state was left as it was. Make it writable (lsattr shows an immutable flag), then try again`);
+  }
 }
 
 export type TrialCommand = 'cancel' | 'accept';
@@ -243,7 +272,8 @@ export async function endTrial(world: World, config: Config, command: TrialComma
     if (facts.record) out.record = facts.record;
     if (dryRun) return out;
     const changes = grubenvChanges(step.grubenv);
-    if (changes.size > 0) await writeGrubenv(path.join(facts.paths.grubDir, 'grubenv'), editGrubenv(facts.grubenvText, changes));
+    const grubenvFile = path.join(facts.paths.grubDir, 'grubenv');
+    if (changes.size > 0) await writeGrubenvOrRefuse(grubenvFile, editedGrubenvOrRefuse(facts.grubenvText, changes, grubenvFile));
     if (facts.record) {
       await writeTrialRecord(facts.paths.trial, { ...facts.record, state: command === 'accept' ? 'accepted' : 'cancelled', decidedAt: world.now().toISOString() });
     } else {
