@@ -290,3 +290,26 @@ describe('arming and grubenv', () => {
     expect(env(root).kbackup_trial).toBe('armed');
   });
 });
+
+// Issue 15, item 12: boot-record does not trust BOOT_IMAGE.
+describe('boot-record and a BOOT_IMAGE that names no kernel image', () => {
+  it.each([
+    ['/', /BOOT_IMAGE=\/ names no kernel image/],
+    [`/boot/initrd.img-${V}`, /names no kernel image/],
+    ['/vmlinuz', null],
+  ])('BOOT_IMAGE=%s: exit 0, and the record names the kernel image that really booted', (bootImage, warning) => {
+    root = makeRoot();
+    installKernel(root, V, 1);
+    fs.symlinkSync(`boot/vmlinuz-${V}`, root.file('vmlinuz'));
+    root.write('proc/cmdline', `BOOT_IMAGE=${bootImage} root=/dev/vda1 ro\n`);
+    root.write('proc/sys/kernel/random/boot_id', 'b1\n');
+    root.write('proc/sys/kernel/osrelease', `${V}\n`);
+    const r = kbackup(root, ['boot-record']);
+    expect(r.code, r.stderr).toBe(0);
+    if (warning) expect(r.stderr).toMatch(warning);
+    else expect(r.stderr).not.toMatch(/warning|names no kernel/);
+    const [rec] = JSON.parse(fs.readFileSync(root.file('var/lib/kbackup/boots.json'), 'utf8')) as { image: string; imageSha256: string }[];
+    expect(rec!.image).toBe(`/boot/vmlinuz-${V}`);
+    expect(rec!.imageSha256).toBe(root.sha(`boot/vmlinuz-${V}`));
+  });
+});

@@ -30,6 +30,12 @@ export async function exists(file: string): Promise<boolean> {
   );
 }
 
+/** The file name a symbolic link points at (its last component), or undefined when `file` is no link. */
+export async function linkTargetName(file: string): Promise<string | undefined> {
+  const target = await fs.readlink(file).catch(() => undefined);
+  return target === undefined ? undefined : target.slice(target.lastIndexOf('/') + 1);
+}
+
 export async function isDirectory(dir: string): Promise<boolean> {
   return fs.stat(dir).then(
     (st) => st.isDirectory(),

@@ -194,6 +194,11 @@ export function bootImageName(bootImage: string): string {
   return withoutDevice.slice(withoutDevice.lastIndexOf('/') + 1);
 }
 
+/** Whether a name in /boot is a kernel image by kbackup's naming rules (vmlinuz-V, vmlinux-V, kernel-V~~backupT). */
+export function isKernelImageName(name: string): boolean {
+  return initrdNameForImage(name) !== undefined;
+}
+
 /**
  * The initrd that goes with a kernel image name, as update-grub pairs them for kbackup's names:
  * vmlinuz-V → initrd.img-V, kernel-V~~backupT → initrd.img-V~~backupT, and the original script's

@@ -4,13 +4,13 @@
 // systems keeps a copy of the known-good's files (read → decide → write, under the lock).
 import * as path from 'node:path';
 import { readBoots, readTrialRecord, removeTrialRecord, setBootsAside, writeBoots, writeTrialRecord } from '../io/boots';
-import { exists, readText, sha256File } from '../io/files';
+import { exists, linkTargetName, readText, sha256File } from '../io/files';
 import { readGrubenv, writeGrubenv } from '../io/grubenv';
 import { detectGenerator } from '../io/initrd-context';
 import { pathsFor } from '../io/paths';
 import type { World } from '../world';
 import { observeBoot, readAllInterfaces, recordedHealth } from '../io/boot-health';
-import { bootedSameFiles, bootImageFromCmdline, bootImageName, initrdNameForImage, knownGood, withBoot, type BootRecord, type RecordedVerdict } from '../model/boots';
+import { bootedSameFiles, bootImageFromCmdline, bootImageName, initrdNameForImage, knownGood, withBoot, type BootRecord, type RecordedVerdict, isKernelImageName } from '../model/boots';
 import { judgeBoot, networkProblems, NETWORK_POLL_SECONDS, NETWORK_WAIT_SECONDS, verdictSentence, type BootObservation, type VerdictBaseline } from '../model/verdict';
 import type { Config } from '../model/config';
 import { IoError } from '../model/errors';
@@ -118,6 +118,17 @@ export async function recordBoot(world: World, config: Config, options: RecordBo
   let imageName = facts.bootImage ? bootImageName(facts.bootImage) : `vmlinuz-${facts.version}`;
   let guessed: string | undefined;
   if (!facts.bootImage) guessed = `the kernel command line has no BOOT_IMAGE (not started by GRUB); recorded /boot/${imageName} as the image of ${facts.version}`;
+  // An entry written against linux-base's link (BOOT_IMAGE=/vmlinuz): the image is the link's target.
+  if (facts.bootImage && /^vmlinu[xz](\.old)?$/.test(imageName)) {
+    imageName = (await linkTargetName(path.join(paths.boot, imageName))) ?? (await linkTargetName(path.join(world.root, imageName))) ?? imageName;
+  }
+  // BOOT_IMAGE is whatever the entry said: `/`, an initrd's name… Only a kernel image by kbackup's
+  // naming rules is recorded as one; else the running kernel's live image, with a warning.
+  if (facts.bootImage && !isKernelImageName(imageName)) {
+    const fallbackName = `vmlinuz-${facts.version}`;
+    guessed = `BOOT_IMAGE=${facts.bootImage} names no kernel image in /boot; recorded /boot/${fallbackName} as the image of ${facts.version} (check the GRUB entry's linux line)`;
+    imageName = fallbackName;
+  }
   if (!(await exists(path.join(paths.boot, imageName)))) {
     throw new IoError(`the booted kernel image /boot/${imageName} is not in ${paths.boot}; nothing to record`);
   }
