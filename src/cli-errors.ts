@@ -14,6 +14,7 @@ export const COMMAND_OPTIONS: Record<string, readonly string[]> = {
   adopt: ['dry-run'],
   check: ['json', 'nagios'],
   diff: ['json'],
+  config: [],
   completion: [],
 };
 

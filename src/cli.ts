@@ -6,7 +6,8 @@ import { runCheck } from './commands/check';
 import type { CommandContext } from './commands/context';
 import { runDiffCommand } from './commands/diff';
 import { HOOK_KINDS, runHook, type HookKind } from './commands/hook';
-import { runAdopt, runList, runPrune } from './commands/manage';
+import { runAdopt, runConfigGet, runList, runPrune } from './commands/manage';
+import { CONFIG_KEYS, type ConfigKey } from './core/model/config';
 import { runRestore } from './commands/restore';
 import { explainParseError } from './cli-errors';
 import { runBootRecord, runStatus, runTrial, STATUS_FORMATS, TRIAL_COMMANDS, type StatusFormat, type TrialCommandName } from './commands/trial';
@@ -148,6 +149,12 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
           .option('json', { type: 'boolean', default: false, describe: 'the same as --format json' })
           .option('format', { choices: STATUS_FORMATS, describe: 'text, json, or prometheus (node_exporter textfile format); wins over --json' }),
       run((ctx, a) => runStatus(ctx, (a.format as StatusFormat | undefined) ?? (a.json ? 'json' : 'text'))),
+    )
+    .command(
+      'config <key>',
+      'print the value kbackup uses for a configuration key, as its hooks read the file (for scripts: /etc/grub.d/08_kbackup asks it for TRIAL_BOOT)',
+      (y) => y.positional('key', { choices: CONFIG_KEYS, describe: 'a key of /etc/default/kbackup' }),
+      run((ctx, a) => runConfigGet(ctx, a.key as ConfigKey)),
     )
     .command(
       'diff [id]',

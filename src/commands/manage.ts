@@ -5,7 +5,18 @@ import { afterKernelRemoval, prune } from '../core/ops/prune';
 import { humanSize } from '../core/model/size';
 import { RefusedError, UsageError } from '../core/model/errors';
 import type { CommandContext } from './context';
+import { configValue, type ConfigKey } from '../core/model/config';
 import { renderDeletes, table } from './render';
+
+/**
+ * `kbackup config KEY`: the value kbackup uses, as the lenient reading a hook makes (a bad line
+ * elsewhere in the file does not change it). Exit 0; a key the file cannot give is its default.
+ */
+export async function runConfigGet(ctx: CommandContext, key: ConfigKey): Promise<number> {
+  const { config } = await ctx.configLenient();
+  ctx.out(`${configValue(config, key)}\n`);
+  return 0;
+}
 
 export async function runList(ctx: CommandContext, version: string | undefined, json: boolean): Promise<number> {
   // Listing changes nothing, so a broken configuration only earns a warning.

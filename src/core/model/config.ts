@@ -45,6 +45,35 @@ export const DEFAULT_CONFIG: Readonly<Config> = Object.freeze({
 });
 
 /**
+ * The value kbackup uses for a key, written as the file would write it: what `kbackup config KEY`
+ * prints, so that shell scripts (/etc/grub.d/08_kbackup) never parse the file a second way.
+ */
+export function configValue(config: Config, key: ConfigKey): string {
+  switch (key) {
+    case 'ENABLED':
+      return config.enabled ? 'yes' : 'no';
+    case 'KEEP':
+      return String(config.keep);
+    case 'FILES':
+      return config.files.join(' ');
+    case 'MIN_FREE_MB':
+      return String(config.minFreeMb);
+    case 'ON_ERROR':
+      return config.onError;
+    case 'ON_PURGE':
+      return config.onPurge;
+    case 'TRIAL_BOOT':
+      return config.trialBoot ? 'yes' : 'no';
+    case 'TRIAL_DEADLINE':
+      return String(config.trialDeadlineSeconds);
+    default: {
+      const never: never = key;
+      return never;
+    }
+  }
+}
+
+/**
  * TRIAL_DEADLINE's bounds: below 3 minutes a slow but healthy server (RAID assembly, a long fsck,
  * the verdict's own network wait) would be sent back; above a day nobody would call it a deadline.
  */
