@@ -29,6 +29,9 @@ export function buildCli(argv: readonly string[], makeContext: (g: GlobalOptions
     if (extra.length > 0) {
       for (const key of ['kernelVersion', 'id'] as const) if (args[key] === undefined && extra.length > 0) args[key] = extra.shift();
     }
+    for (const name of ['root', 'config'] as const) {
+      if (Array.isArray(args[name])) throw new UsageError(`--${name} was given ${(args[name] as unknown[]).length} times; give it once`);
+    }
     const ctx = makeContext({ root: args.root as string, config: args.config as string | undefined, quiet: !!args.quiet, verbose: !!args.verbose });
     // --root must name a directory: acting on a root that is not there would only create one. A hook
     // checks it itself, to answer as ON_ERROR says.

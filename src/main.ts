@@ -28,8 +28,17 @@ export async function main(argvIn: readonly string[]): Promise<number> {
   let code: number = EXIT.ok;
   // Every path kbackup prints is shown as seen inside --root, in human and JSON output alike.
   let shown = (text: string) => text;
+  let wroteOut = false;
+  // A --json command that fails still prints JSON on stdout (unless it already printed its answer).
+  const json = argv.includes('--json') || argv.some((a, i) => (a === '--format' && argv[i + 1] === 'json') || a === '--format=json');
+  const jsonError = (code: string, message: string) => {
+    if (json && !wroteOut) process.stdout.write(`${JSON.stringify({ ok: false, error: { code, message: shown(message) } }, null, 2)}\n`);
+  };
   const io = {
-    out: (text: string) => process.stdout.write(shown(text)),
+    out: (text: string) => {
+      wroteOut = true;
+      return process.stdout.write(shown(text));
+    },
     interactive: !!process.stdin.isTTY && !!process.stderr.isTTY,
     ask: async (question: string) => {
       const rl = readline.createInterface({ input: process.stdin, output: process.stderr });
@@ -57,10 +66,12 @@ export async function main(argvIn: readonly string[]): Promise<number> {
       return EXIT.ok;
     }
     if (err instanceof KbackupError && !(err instanceof InternalError)) {
+      jsonError(err.code, err.message);
       process.stderr.write(shown(`kbackup: ${err.message}\n`));
       if (verbose && err.stack) process.stderr.write(`${err.stack}\n`);
       return err.exitCode;
     }
+    jsonError('internal', `internal error (a bug; please report it): ${(err as Error)?.message ?? String(err)}`);
     process.stderr.write(`kbackup: internal error (a bug; please report it): ${(err as Error)?.stack ?? String(err)}\n`);
     return EXIT.runtime;
   }

@@ -258,3 +258,22 @@ describe('README', () => {
     for (const c of commands) expect(c).not.toMatch(/\bsudo\b/);
   });
 });
+
+// Issue 15: a --json command that fails still prints JSON on stdout, for the script that parses it.
+describe('--json on failure', () => {
+  it.each([
+    [['list', '--json'], 'usage', /--root was given 2 times; give it once/, (r: string) => ['--root', `${r}/other`]],
+    [['diff', 'nope', '--json'], 'usage', /has no backup/, () => []],
+    [['status', '--json'], 'config', /unknown key/, () => []],
+    [['trial', 'arm', '--json'], 'refused', /TRIAL_BOOT/, () => []],
+  ] as const)('kbackup %j prints {ok:false, error:{code, message}} and the usual exit code', (args, code, message, extra) => {
+    root = makeRoot();
+    if (code === 'config') root.config('KEPE=2\n');
+    const r = kbackup(root, [...extra(root.dir), ...args]);
+    expect(r.code).not.toBe(0);
+    const parsed = JSON.parse(r.stdout) as { ok: boolean; error: { code: string; message: string } };
+    expect(parsed.ok).toBe(false);
+    expect(parsed.error.code).toBe(code);
+    expect(parsed.error.message).toMatch(message);
+  });
+});

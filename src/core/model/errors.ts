@@ -5,8 +5,13 @@
 export const EXIT = { ok: 0, problems: 1, usage: 2, runtime: 3 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** The error's kind, as `--json` output names it in `error.code` (stable; kbackup(8)). */
+export const ERROR_CODES = ['usage', 'config', 'refused', 'io', 'internal'] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
 export abstract class KbackupError extends Error {
   abstract readonly exitCode: ExitCode;
+  abstract readonly code: ErrorCode;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = new.target.name;
@@ -15,26 +20,31 @@ export abstract class KbackupError extends Error {
 
 /** Bad command line: unknown option, malformed VERSION, unknown backup ID. */
 export class UsageError extends KbackupError {
+  readonly code = 'usage' as const;
   readonly exitCode = EXIT.usage;
 }
 
 /** /etc/default/kbackup is unreadable or has a bad line. */
 export class ConfigError extends KbackupError {
+  readonly code = 'config' as const;
   readonly exitCode = EXIT.usage;
 }
 
 /** An operation that would be unsafe (not enough space, a lock held, a name outside /boot). */
 export class RefusedError extends KbackupError {
+  readonly code = 'refused' as const;
   readonly exitCode = EXIT.problems;
 }
 
 /** The machine said no: I/O errors, permissions, a tool that failed. */
 export class IoError extends KbackupError {
+  readonly code = 'io' as const;
   readonly exitCode = EXIT.runtime;
 }
 
 /** A bug in kbackup; main prints the stack for these. */
 export class InternalError extends KbackupError {
+  readonly code = 'internal' as const;
   readonly exitCode = EXIT.runtime;
 }
 
