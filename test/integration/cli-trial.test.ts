@@ -313,3 +313,25 @@ describe('boot-record and a BOOT_IMAGE that names no kernel image', () => {
     expect(rec!.imageSha256).toBe(root.sha(`boot/vmlinuz-${V}`));
   });
 });
+
+describe('a failed trial whose kernel was removed', () => {
+  it('status no longer offers retry or accept, and says how to clear it', () => {
+    root = recordedMachine();
+    installKernel(root, V2, 2);
+    grubCfg(root, [live(V2), live(V)]);
+    expect(kbackup(root, ['hook', 'postinst', V2]).code).toBe(0);
+    expect(env(root).kbackup_trial).toBe('armed');
+    editenv(root, 'set', 'kbackup_trial=booting');
+    editenv(root, 'set', 'kbackup_trial=failed');
+    booted(root, `vmlinuz-${V}`, V, 'boot-2');
+    expect(kbackup(root, ['boot-record']).code).toBe(0);
+    expect(kbackup(root, ['status']).stdout).toMatch(/kbackup trial retry/);
+    // The admin removes the kernel that failed.
+    for (const stem of ['vmlinuz', 'initrd.img', 'config', 'System.map']) fs.rmSync(root.file(`boot/${stem}-${V2}`));
+    const status = kbackup(root, ['status']).stdout;
+    expect(status).not.toMatch(/kbackup trial (retry|accept)/);
+    expect(status).toMatch(/has since been removed.*kbackup trial cancel clears the failed trial/);
+    expect(kbackup(root, ['trial', 'cancel']).code).toBe(0);
+    expect(env(root)).toEqual({});
+  });
+});

@@ -122,7 +122,9 @@ export function evaluateCheck(state: CheckState, config: Config, facts: CheckFac
   }
   if (facts.grubCfg) {
     const def = facts.grubCfg.defaultLinux;
-    if (def && isBackupPath(def, stems)) {
+    // During a failed trial GRUB starts the known-good on purpose (often a backup set): trial-failed
+    // says what to do (retry or accept), and GRUB_DEFAULT advice would be wrong next to it.
+    if (def && isBackupPath(def, stems) && facts.trial?.state !== 'failed') {
       const how = facts.grubCfg.defaultHow;
       const fix = how.startsWith('GRUB_DEFAULT=saved')
         ? 'run grub-set-default 0 to boot the first entry (the newest live kernel) by default'

@@ -55,11 +55,13 @@ export function fallbackOfBoot(record: BootRecord, trialAfter: TrialState, trial
 }
 
 /** One sentence for the login line, `status` and `check`, saying what to do. */
-export function fallbackSentence(f: FallbackRecord): string {
+export function fallbackSentence(f: FallbackRecord, options: { trialImageGone?: boolean } = {}): string {
   if (f.reason === 'trial-failed') {
     return (
       `this machine runs the fallback kernel ${f.version} because the trial boot of ${f.defaultImage ?? 'the new kernel'} failed; ` +
-      'run kbackup trial retry to try it again or kbackup trial accept to boot it without a trial'
+      (options.trialImageGone
+        ? 'that kernel has since been removed: run kbackup trial cancel to clear the failed trial'
+        : 'run kbackup trial retry to try it again or kbackup trial accept to boot it without a trial')
     );
   }
   return (

@@ -154,9 +154,10 @@ export interface FallbackStatus {
 export async function fallbackStatus(world: World, knownGoodRelease: string | null): Promise<FallbackStatus & { knownGoodRelease: string | null }> {
   const paths = fallbackPaths(world.root);
   const fallback = (await readFallbackRecord(paths.record)) ?? null;
+  const trialImageGone = fallback?.reason === 'trial-failed' && !!fallback.defaultImage && !(await exists(path.join(world.root, fallback.defaultImage)));
   return {
     fallback,
-    sentence: fallback ? fallbackSentence(fallback) : null,
+    sentence: fallback ? fallbackSentence(fallback, { trialImageGone }) : null,
     keptFromAutoremove: knownGoodRelease ? await aptConfKeeps(paths.aptConf, knownGoodRelease) : false,
     aptConf: `/etc/apt/apt.conf.d/${path.basename(paths.aptConf)}`,
     knownGoodRelease,

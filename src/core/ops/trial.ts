@@ -49,6 +49,8 @@ export interface TrialFacts {
   manifest: Manifest;
   /** boots.json cannot be read (ops/state.ts bootsProblemOf). */
   bootsProblem?: string;
+  /** The trial's kernel image is no longer in /boot (its package was removed after the trial failed). */
+  trialImageGone?: boolean;
 }
 
 export async function readTrialFacts(world: World, config: Config, options: { probe?: boolean } = {}): Promise<TrialFacts> {
@@ -62,7 +64,10 @@ export async function readTrialFacts(world: World, config: Config, options: { pr
     readManifest(paths.manifest),
   ]);
   const facts: TrialFacts = { paths, config, state: trialStateOf(env.vars.get(GRUBENV_TRIAL)), boots: boots.boots, manifest: manifest.manifest };
-  if (record) facts.record = record;
+  if (record) {
+    facts.record = record;
+    if (!(await exists(path.join(world.root, record.image)))) facts.trialImageGone = true;
+  }
   const bootsProblem = bootsProblemOf(paths.boots, boots);
   if (bootsProblem) facts.bootsProblem = bootsProblem;
   const good = knownGood(boots.boots);
@@ -322,7 +327,9 @@ export function describeTrial(facts: TrialFacts): TrialView {
         `the trial of ${x} failed${t?.failedAt ? ` at ${t.failedAt}` : ''} ` +
         `(${t?.failure ? `its verdict: ${t.failure}` : 'it never reached its verdict: a panic, a hang past TRIAL_DEADLINE, an emergency shell or a reset'}) ` +
         `and the machine runs ${running ?? 'the known-good'}; ` +
-        `kbackup trial retry tries ${x} once more, kbackup trial accept boots it again without a trial`;
+        (facts.trialImageGone
+          ? `${x} has since been removed, so there is nothing to retry or accept: kbackup trial cancel clears the failed trial, and GRUB boots its default again`
+          : `kbackup trial retry tries ${x} once more, kbackup trial accept boots it again without a trial`);
       break;
     case 'armed':
       sentence = `a trial of ${x} is armed: the next boot starts it once, and if it does not come up GRUB starts ${t?.goodImage ?? 'the known-good'} (kbackup trial cancel disarms it)`;
