@@ -335,3 +335,30 @@ describe('a failed trial whose kernel was removed', () => {
     expect(env(root)).toEqual({});
   });
 });
+
+describe('a failed trial and a grubenv re-created by hand', () => {
+  it("kbackup's own record of the failure is still reported by status and check, until the admin acts", () => {
+    root = recordedMachine();
+    installKernel(root, V2, 2);
+    grubCfg(root, [live(V2), live(V)]);
+    expect(kbackup(root, ['hook', 'postinst', V2]).code).toBe(0);
+    editenv(root, 'set', 'kbackup_trial=booting');
+    editenv(root, 'set', 'kbackup_trial=failed');
+    booted(root, `vmlinuz-${V}`, V, 'boot-2');
+    expect(kbackup(root, ['boot-record']).code).toBe(0);
+    // The admin re-creates grubenv: GRUB would now boot the failed kernel again.
+    fs.rmSync(root.file('boot/grub/grubenv'));
+    editenv(root, 'create');
+    expect(env(root)).toEqual({});
+    const check = kbackup(root, ['check', '--json']);
+    expect(check.code).toBe(1);
+    const failed = (JSON.parse(check.stdout) as { problems: { code: string; message: string }[] }).problems.find((p) => p.code === 'trial-failed');
+    expect(failed?.message).toMatch(/grubenv no longer holds the failed state/);
+    expect(kbackup(root, ['status']).stdout).toMatch(/grubenv no longer holds the failed state.*kbackup trial retry/);
+    // A hook does not quietly re-arm the failed kernel.
+    expect(kbackup(root, ['hook', 'postinst', V2]).code).toBe(0);
+    expect(env(root)).toEqual({});
+    expect(kbackup(root, ['trial', 'accept']).code).toBe(0);
+    expect(kbackup(root, ['check', '--json']).stdout).not.toContain('trial-failed');
+  });
+});

@@ -51,6 +51,8 @@ export interface TrialFacts {
   bootsProblem?: string;
   /** The trial's kernel image is no longer in /boot (its package was removed after the trial failed). */
   trialImageGone?: boolean;
+  /** trial.json says failed but grubenv has no trial: GRUB no longer falls back by itself. */
+  grubenvLostFailure?: boolean;
 }
 
 export async function readTrialFacts(world: World, config: Config, options: { probe?: boolean } = {}): Promise<TrialFacts> {
@@ -64,6 +66,12 @@ export async function readTrialFacts(world: World, config: Config, options: { pr
     readManifest(paths.manifest),
   ]);
   const facts: TrialFacts = { paths, config, state: trialStateOf(env.vars.get(GRUBENV_TRIAL)), boots: boots.boots, manifest: manifest.manifest };
+  // kbackup's own record of a failed trial outlives a grubenv re-created by hand (grub-editenv
+  // create, a restored /boot): it is reported until the admin retries, accepts or cancels it.
+  if (facts.state === 'none' && record?.state === 'failed') {
+    facts.state = 'failed';
+    facts.grubenvLostFailure = true;
+  }
   if (record) {
     facts.record = record;
     if (!(await exists(path.join(world.root, record.image)))) facts.trialImageGone = true;
@@ -327,6 +335,9 @@ export function describeTrial(facts: TrialFacts): TrialView {
         `the trial of ${x} failed${t?.failedAt ? ` at ${t.failedAt}` : ''} ` +
         `(${t?.failure ? `its verdict: ${t.failure}` : 'it never reached its verdict: a panic, a hang past TRIAL_DEADLINE, an emergency shell or a reset'}) ` +
         `and the machine runs ${running ?? 'the known-good'}; ` +
+        (facts.grubenvLostFailure
+          ? `but /boot/grub/grubenv no longer holds the failed state (it was re-created), so GRUB boots ${x} by default again; `
+          : '') +
         (facts.trialImageGone
           ? `${x} has since been removed, so there is nothing to retry or accept: kbackup trial cancel clears the failed trial, and GRUB boots its default again`
           : `kbackup trial retry tries ${x} once more, kbackup trial accept boots it again without a trial`);
