@@ -248,6 +248,35 @@ submenu 'Advanced options for Debian GNU/Linux' $menuentry_id_option 'gnulinux-a
 \t}
 }
 `;
+  it('during a failed trial that fell back to a backup set, check says trial-failed and gives no GRUB_DEFAULT advice beside it', () => {
+    root = makeRoot();
+    installKernel(root);
+    const id = fakeSet(root, '202601010000');
+    root.write('boot/grub/grub.cfg', cfg('1>0'));
+    // Without a trial, the same grub.cfg earns the GRUB_DEFAULT advice.
+    expect(codes(kbackup(root, ['check', '--json']).stdout)).toContain('grub-default-is-backup');
+    root.write(
+      'var/lib/kbackup/trial.json',
+      JSON.stringify({
+        state: 'failed',
+        version: V,
+        image: `/boot/vmlinuz-${V}`,
+        initrd: `/boot/initrd.img-${V}`,
+        imageSha256: root.sha(`boot/vmlinuz-${V}`),
+        initrdSha256: root.sha(`boot/initrd.img-${V}`),
+        entry: 'gnulinux-simple-x',
+        goodEntry: 'gnulinux-advanced-x>gnulinux-backup-x',
+        goodImage: `/boot/kernel-${id}`,
+        armedAt: '2026-11-01T00:00:00.000Z',
+        failedAt: '2026-11-01T00:05:00.000Z',
+      }),
+    );
+    const r = kbackup(root, ['check', '--json']);
+    expect(codes(r.stdout)).toContain('trial-failed');
+    expect(codes(r.stdout)).not.toContain('grub-default-is-backup');
+    expect(r.stdout).not.toContain('GRUB_DEFAULT');
+  });
+
   it('fails when grub.cfg boots a backup by default, and agrees when it boots the live kernel', () => {
     root = makeRoot();
     installKernel(root);
